@@ -1,0 +1,206 @@
+"""Database: declarative base, engine and session per app, and the central tenant guard.
+
+Every ORM select, update and delete on a :class:`TenantOwned` model gets ``tenant_id = <current>`` added by
+one ``do_orm_execute`` listener; every insert is stamped and checked by one ``before_flush`` listener. With no
+tenant in context both raise :class:`~core.tenancy.TenantRequired`: isolation fails closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    scoped_session,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+from werkzeug.local import LocalProxy
+
+from core.tenancy import TenantRequired, current_tenant_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by core and every plugin (one metadata, portable constraint names)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC on every backend and always returns an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class TenantOwned:
+    """Mixin for rows that belong to one tenant. Put ``tenant_id`` first in every index of the table."""
+
+    __audit__ = True  # record create/update/delete in the audit log
+    __audit_exclude__: frozenset[str] = frozenset()
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+class Versioned:
+    """Optimistic locking: a stale ``version`` makes the flush raise ``StaleDataError``."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class TenantSession(Session):
+    """The session class whose listeners enforce tenant isolation."""
+
+
+def _is_tenant_owned(mapper: Any) -> bool:
+    return mapper is not None and issubclass(mapper.class_, TenantOwned)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    if state.execution_options.get("all_tenants"):
+        return
+    if state.is_column_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    mappers = state.all_mappers if (state.is_select or state.is_update or state.is_delete) else []
+    touches_tenant_data = any(_is_tenant_owned(m) for m in mappers) or _is_tenant_owned(state.bind_mapper)
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        if touches_tenant_data:
+            raise TenantRequired("query on tenant-owned data with no tenant in context")
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_and_check_tenant(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.info.get("all_tenants"):
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantOwned):
+            continue
+        tenant_id = current_tenant_id()
+        if tenant_id is None:
+            raise TenantRequired(f"{type(obj).__name__} written with no tenant in context")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantRequired(f"{type(obj).__name__} belongs to another tenant")
+    for obj in session.deleted:
+        if isinstance(obj, TenantOwned) and obj.tenant_id != current_tenant_id():
+            raise TenantRequired(f"{type(obj).__name__} of another tenant cannot be deleted")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """An engine with the per-backend settings Guanxi relies on (utf8mb4, foreign keys, WAL)."""
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False}
+    elif url.startswith("mysql") or url.startswith("mariadb"):
+        kwargs["pool_recycle"] = 3600
+        kwargs["pool_pre_ping"] = True
+        if "charset=" not in url:
+            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """Engine plus a scoped session for one app; removed at the end of every app context."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+        self.factory = sessionmaker(bind=self.engine, class_=TenantSession, expire_on_commit=False)
+        self.scoped = scoped_session(self.factory)
+        app.extensions["crm.db"] = self
+        app.teardown_appcontext(self._remove)
+
+    def _remove(self, exc: BaseException | None = None) -> None:
+        self.scoped.remove()
+
+    def new_session(self) -> TenantSession:
+        return self.factory()
+
+
+def get_db() -> Database:
+    return current_app.extensions["crm.db"]
+
+
+def _current_session() -> TenantSession:
+    if not has_app_context():
+        raise RuntimeError("the database session needs an app context")
+    override = current_app.extensions["crm.db"]
+    from core.events import session_override
+
+    forced = session_override.get()
+    if forced is not None:
+        return forced
+    return override.scoped()
+
+
+session: TenantSession = LocalProxy(_current_session)  # type: ignore[assignment]
+"""The session of the current app context. Plugins use this; raw SQL is for the kernel only."""

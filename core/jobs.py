@@ -1,0 +1,186 @@
+"""Background jobs: RQ on Redis when ``CRM_REDIS_URL`` is set, a background thread otherwise.
+
+``enqueue("plugins.contacts.imports:run_import", file_id=3)`` records a :class:`JobRecord` in the current
+tenant and runs the function later with ``tenant_context`` and an app context set up. The function may take a
+``job`` keyword argument: ``job.progress(done, total, message)`` updates the record the UI polls.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.db import TenantSession, utcnow
+from core.models import JobRecord, Tenant
+from core.tenancy import require_tenant_id, tenant_context
+
+log = logging.getLogger(__name__)
+
+
+class JobContext:
+    """Handed to a job function as ``job``: report progress that the UI shows as a progress bar."""
+
+    def __init__(self, app: Flask, job_id: str) -> None:
+        self.app = app
+        self.id = job_id
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        session = self.app.extensions["crm.db"].new_session()
+        try:
+            record = session.get(JobRecord, self.id, execution_options={"all_tenants": True})
+            record.done = done
+            if total is not None:
+                record.total = total
+            if message:
+                record.message = message
+            session.info["all_tenants"] = True
+            session.commit()
+        finally:
+            session.close()
+
+
+def _resolve(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def enqueue(function: str, *, user_id: int | None = None, name: str | None = None, **kwargs: Any) -> str:
+    """Queue ``module:function`` with keyword arguments; returns the job id. Commits nothing itself."""
+    from core import db
+
+    tenant_id = require_tenant_id()
+    job_id = str(uuid.uuid4())
+    db.session.add(JobRecord(id=job_id, tenant_id=tenant_id, name=name or function, user_id=user_id))
+    db.session.flush()
+    app = current_app._get_current_object()
+    runner = app.extensions["crm.jobs"]
+    # Start only after the record is committed, so the job can see it and the data it refers to.
+    db.session.info.setdefault("crm.jobs_after_commit", []).append((runner, job_id, tenant_id, function, kwargs))
+    return job_id
+
+
+def run_job(job_id: str, tenant_id: int, function: str, kwargs: dict[str, Any], app: Flask | None = None) -> None:
+    """Execute one job (in a thread, an RQ worker or inline)."""
+    from core.events import session_override
+
+    app = app or _worker_app()
+    with app.app_context():
+        session = app.extensions["crm.db"].new_session()
+        override = session_override.set(session)
+        tenant = session.get(Tenant, tenant_id)
+        status, message, result = "finished", "", None
+        _mark(app, job_id, status="started")
+        try:
+            with tenant_context(tenant):
+                func = _resolve(function)
+                try:
+                    result = func(job=JobContext(app, job_id), **kwargs)
+                except TypeError as exc:
+                    if "job" not in str(exc):
+                        raise
+                    result = func(**kwargs)
+                session.commit()
+        except Exception as exc:
+            session.rollback()
+            log.exception("job %s (%s) failed", job_id, function)
+            status, message = "failed", str(exc)[:2000]
+        finally:
+            session_override.reset(override)
+            session.close()
+        _mark(
+            app,
+            job_id,
+            status=status,
+            message=message,
+            result=result if isinstance(result, dict) else None,
+            finished=True,
+        )
+
+
+def _mark(
+    app: Flask,
+    job_id: str,
+    status: str,
+    message: str = "",
+    result: dict | None = None,
+    finished: bool = False,
+) -> None:
+    session = app.extensions["crm.db"].new_session()
+    session.info["all_tenants"] = True
+    try:
+        record = session.get(JobRecord, job_id, execution_options={"all_tenants": True})
+        if record is None:
+            return
+        record.status = status
+        if message:
+            record.message = message
+        if result is not None:
+            record.result = result
+        if finished:
+            record.finished_at = utcnow()
+            if status == "finished" and record.total:
+                record.done = record.total
+        session.commit()
+    finally:
+        session.close()
+
+
+_worker_apps: dict[str, Flask] = {}
+
+
+def _worker_app() -> Flask:
+    """The app an RQ worker process runs jobs in (built once per process)."""
+    if "app" not in _worker_apps:
+        from core.app import create_app
+
+        _worker_apps["app"] = create_app()
+    return _worker_apps["app"]
+
+
+class JobRunner:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.redis_url = app.config.get("REDIS_URL")
+        self.sync = bool(app.config.get("JOBS_SYNC"))
+        self._pool: ThreadPoolExecutor | None = None
+        self._queue = None
+
+    def queue(self):
+        if self._queue is None:
+            from redis import Redis
+            from rq import Queue
+
+            self._queue = Queue("crm", connection=Redis.from_url(self.redis_url))
+        return self._queue
+
+    def start(self, job_id: str, tenant_id: int, function: str, kwargs: dict[str, Any]) -> None:
+        if self.sync:
+            run_job(job_id, tenant_id, function, kwargs, app=self.app)
+        elif self.redis_url:
+            self.queue().enqueue(run_job, job_id, tenant_id, function, kwargs, job_id=job_id, job_timeout=3600 * 6)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-job")
+            self._pool.submit(run_job, job_id, tenant_id, function, kwargs, self.app)
+
+
+def init_jobs(app: Flask) -> None:
+    app.extensions["crm.jobs"] = JobRunner(app)
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _start_jobs(session: Session) -> None:
+    for runner, job_id, tenant_id, function, kwargs in session.info.pop("crm.jobs_after_commit", []):
+        runner.start(job_id, tenant_id, function, kwargs)
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _drop_jobs(session: Session, previous: Any) -> None:
+    session.info.pop("crm.jobs_after_commit", None)

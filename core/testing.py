@@ -1,0 +1,228 @@
+"""pytest plugin (``-p core.testing``, loaded automatically once Guanxi is installed).
+
+Fixtures: ``make_app(plugins=[...])``, ``app``, ``db``, ``make_tenant(slug, plugins=[...])``, ``tenant``,
+``make_user(tenant, grants={"contacts.view": "own"}, departments=[...])``, ``client_as(user)``,
+``in_tenant(tenant)``. The database is SQLite unless ``CRM_TEST_DATABASE_URL`` names a PostgreSQL or MariaDB
+database, which is dropped and created afresh for the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+TEST_PASSWORD = "correct-horse-battery"
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "WTF_CSRF_ENABLED": False,
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_SECURE": False,
+    "JOBS_SYNC": True,
+    "DEFAULT_TENANT": None,
+    "BASE_DOMAIN": "crm.test",
+}
+
+
+def _fresh_database(url: str) -> None:
+    """Drop and create the database named by a PostgreSQL or MariaDB URL."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() == "postgresql":
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    elif parsed.get_backend_name() in ("mysql", "mariadb"):
+        admin = create_engine(parsed.set(database=""))
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    else:
+        return
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("CRM_TEST_DATABASE_URL")
+    if url and not url.startswith("sqlite"):
+        _fresh_database(url)
+        return url
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str) -> Iterator[str]:
+    """Create every known table once: core's, the installed plugins' and those of test-only plugins."""
+    from core.app import create_app
+    from core.db import Base, make_engine
+
+    create_app({**TEST_CONFIG, "DATABASE_URL": database_url})  # imports every installed plugin's models
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield database_url
+
+
+def _wipe(database_url: str) -> None:
+    from core.db import Base, make_engine
+
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)  # tables of plugins defined by later test modules
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(_schema: str, tmp_path: Any) -> Iterator[Callable[..., Any]]:
+    """``make_app(plugins=[module_or_name, ...], **config)``: an app on the test database."""
+    apps = []
+
+    def factory(plugins: Any = None, **config: Any) -> Any:
+        from core.app import create_app
+
+        app = create_app({**TEST_CONFIG, "DATABASE_URL": _schema, **config}, plugins=plugins)
+        apps.append(app)
+        return app
+
+    yield factory
+    _wipe(_schema)
+    for app in apps:
+        app.extensions["crm.db"].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def in_tenant(app: Any) -> Callable[..., Any]:
+    """``with in_tenant(t):`` an app context with ``t`` as the current tenant (``None``: no tenant)."""
+
+    @contextlib.contextmanager
+    def ctx(tenant: Any, use_app: Any = None) -> Iterator[Any]:
+        from core.tenancy import tenant_context
+
+        with (use_app or app).app_context(), tenant_context(tenant):
+            yield tenant
+
+    return ctx
+
+
+@pytest.fixture
+def make_tenant(app: Any) -> Callable[..., Any]:
+    """``make_tenant("acme", plugins=[...])``: a tenant answering on ``acme.crm.test``."""
+
+    def factory(slug: str = "acme", plugins: Any = None, use_app: Any = None, **kwargs: Any) -> Any:
+        from core import db
+        from core.provisioning import create_tenant
+
+        target = use_app or app
+        with target.app_context():
+            tenant = create_tenant(slug, kwargs.pop("name", slug.title()), plugins=plugins, **kwargs)
+            db.session.commit()
+            db.session.expunge(tenant)
+            return tenant
+
+    return factory
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Any]) -> Any:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def make_user(app: Any) -> Callable[..., Any]:
+    """``make_user(tenant, grants={"perm": "own"}, departments=["North"], groups=["sales"])``."""
+
+    def factory(
+        tenant: Any,
+        email: str | None = None,
+        grants: dict[str, str] | None = None,
+        departments: list[str] | tuple[str, ...] = (),
+        groups: list[str] | tuple[str, ...] = (),
+        use_app: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        from sqlalchemy import select
+
+        from core import db
+        from core.models import Department, Grant, Group, UserDepartment, UserGroup
+        from core.provisioning import create_user
+        from core.tenancy import tenant_context
+
+        target = use_app or app
+        with target.app_context(), tenant_context(tenant):
+            count = len(db.session.execute(select(Group.id)).all())
+            email = email or f"user{count}@{tenant.slug}.example.com"
+            user = create_user(email, password=TEST_PASSWORD, groups=groups, **kwargs)
+            if grants:
+                group = Group(name=f"grants of {email}")
+                db.session.add(group)
+                db.session.flush()
+                for permission, scope in grants.items():
+                    db.session.add(Grant(group_id=group.id, permission=permission, scope=scope))
+                db.session.add(UserGroup(user_id=user.id, group_id=group.id))
+            for name in departments:
+                department = db.session.scalar(select(Department).where(Department.name == name))
+                if department is None:
+                    department = Department(name=name)
+                    db.session.add(department)
+                    db.session.flush()
+                db.session.add(UserDepartment(user_id=user.id, department_id=department.id))
+            db.session.commit()
+            db.session.expunge(user)
+            user.tenant_host = f"{tenant.slug}.crm.test"
+            return user
+
+    return factory
+
+
+class TenantClient(FlaskClient):
+    """A test client that sends every request to one tenant's host."""
+
+    host = "localhost"
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("base_url") and not (args and not isinstance(args[0], str)):
+            kwargs["base_url"] = f"http://{self.host}"
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client_as(app: Any) -> Callable[..., Any]:
+    """``client_as(user)``: a test client on the user's tenant host, signed in through ``/login``."""
+
+    def factory(user: Any = None, tenant: Any = None, use_app: Any = None) -> Any:
+        target = use_app or app
+        host = user.tenant_host if user is not None else f"{tenant.slug}.crm.test"
+        target.test_client_class = TenantClient
+        client = target.test_client()
+        client.host = host
+        if user is not None:
+            response = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
+            assert response.status_code == 302, f"sign-in of {user.email} failed ({response.status_code})"
+        return client
+
+    return factory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the real UI in Chromium")
+    tempfile.tempdir = tempfile.gettempdir()

@@ -1,0 +1,1 @@
+"""Core's pages: accounts, home and administration."""

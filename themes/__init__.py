@@ -1,0 +1,1 @@
+"""Themes shipped with Guanxi. Each folder holds ``templates/`` and ``static/``; ``default`` is the fallback."""
