@@ -378,3 +378,50 @@ def quickstart(
     sys.stdout.flush()
     if not no_serve:
         _gunicorn(host, port, 2, dev_cookies=True)
+
+
+# ------------------------------------------------------------------------------------------ i18n
+
+
+@main.group(name="i18n")
+def i18n() -> None:
+    """Translation catalogues (zh_Hant, zh_Hans, en)."""
+
+
+@i18n.command("update", with_appcontext=False)
+@click.option(
+    "--plugin",
+    "plugin_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="A plugin package folder; default: core and the default theme.",
+)
+def i18n_update(plugin_dir: str | None) -> None:
+    """Extract messages, merge them into the .po files and compile the .mo files."""
+    from pathlib import Path
+
+    from core.catalogs import CORE_SOURCES, PLUGIN_SOURCES, REPO_ROOT, extract, missing, update
+
+    if plugin_dir:
+        root, sources = Path(plugin_dir).resolve(), PLUGIN_SOURCES
+    else:
+        root, sources = REPO_ROOT, CORE_SOURCES
+    translations = (root / "translations") if plugin_dir else (REPO_ROOT / "core" / "translations")
+    template = extract(root, sources)
+    update(translations, template)
+    gaps = missing(translations, template)
+    click.echo(
+        f"{len(template)} messages; untranslated: " + (", ".join(f"{k} {len(v)}" for k, v in gaps.items()) or "none")
+    )
+
+
+@i18n.command("compile", with_appcontext=False)
+@click.option("--plugin", "plugin_dir", default=None, type=click.Path(exists=True, file_okay=False))
+def i18n_compile(plugin_dir: str | None) -> None:
+    """Compile the .po files to .mo."""
+    from pathlib import Path
+
+    from core.catalogs import REPO_ROOT, compile_all
+
+    compile_all(Path(plugin_dir).resolve() / "translations" if plugin_dir else REPO_ROOT / "core" / "translations")
+    click.echo("Compiled.")

@@ -72,15 +72,18 @@ def _schema(database_url: str) -> Iterator[str]:
     create_app({**TEST_CONFIG, "DATABASE_URL": database_url})  # imports every installed plugin's models
     engine = make_engine(database_url)
     Base.metadata.create_all(engine)
+    _created.update(Base.metadata.tables)
     engine.dispose()
     yield database_url
+
+
+_created: set[str] = set()
 
 
 def _wipe(database_url: str) -> None:
     from core.db import Base, make_engine
 
     engine = make_engine(database_url)
-    Base.metadata.create_all(engine)  # tables of plugins defined by later test modules
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
@@ -94,9 +97,13 @@ def make_app(_schema: str, tmp_path: Any) -> Iterator[Callable[..., Any]]:
 
     def factory(plugins: Any = None, **config: Any) -> Any:
         from core.app import create_app
+        from core.db import Base
 
         app = create_app({**TEST_CONFIG, "DATABASE_URL": _schema, **config}, plugins=plugins)
         apps.append(app)
+        if set(Base.metadata.tables) - _created:  # a test-only plugin's models were just imported
+            Base.metadata.create_all(app.extensions["crm.db"].engine)
+            _created.update(Base.metadata.tables)
         return app
 
     yield factory
