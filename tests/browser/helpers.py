@@ -1,0 +1,68 @@
+"""Steps the browser tests share: sign in, open the menu, list its links, measure sideways overflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class LiveServer:
+    url: str
+    email: str
+    password: str
+
+    def path(self, url: str) -> str:
+        parts = urlsplit(url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def sign_in(page: Any, server: LiveServer) -> None:
+    """Sign in through /login with the real form: e-mail, password, CSRF token, submit button."""
+    response = page.goto(f"{server.url}/login")
+    assert response is not None and response.status == 200, "the sign-in page did not load"
+    form = page.locator("main form").filter(has=page.locator("input[name=password]"))
+    form.locator("input[name=email]").fill(server.email)
+    form.locator("input[name=password]").fill(server.password)
+    with page.expect_navigation():
+        form.locator("button[type=submit]").first.click()
+    assert server.path(page.url) == "/", f"sign-in did not land on the dashboard but on {page.url}"
+    assert page.locator("#main-menu").count() == 1, "signed in, yet the page shows no menu"
+
+
+def open_menu(page: Any) -> None:
+    menu = page.locator("#main-menu")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    page.locator("nav.menu").wait_for(state="visible")
+
+
+def menu_links(page: Any, server: LiveServer) -> list[str]:
+    """The menu's link targets as paths, in menu order, without duplicates."""
+    open_menu(page)
+    hrefs = page.locator("nav.menu a[href]").evaluate_all("links => links.map(a => a.href)")
+    paths: list[str] = []
+    for href in hrefs:
+        assert urlsplit(href).hostname == "127.0.0.1", f"the menu links off the site: {href}"
+        path = server.path(href)
+        if path not in paths:
+            paths.append(path)
+    return paths
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than the screen (0: no sideways scrolling).
+
+    ``document.documentElement.scrollWidth <= window.innerWidth`` alone is not enough in a mobile context:
+    there Chromium widens the layout viewport (and ``innerWidth``) to fit wide content, so the page is also
+    measured against ``clientWidth`` and the width the context was opened with.
+    """
+    width = page.viewport_size["width"]
+    return page.evaluate(
+        """(width) => {
+            const root = document.documentElement;
+            return Math.max(0, root.scrollWidth - Math.min(window.innerWidth, root.clientWidth, width));
+        }""",
+        width,
+    )
