@@ -99,9 +99,10 @@ def disable_plugin(tenant: Tenant, name: str) -> None:
     enabled = enabled_plugins(tenant)
     blockers = [dep for dep in host().dependents(name) if dep in enabled]
     if blockers:
+        one = len(blockers) == 1
         raise PluginStateError(
             f"cannot disable {name} for {tenant.slug}: {', '.join(blockers)} "
-            f"{'requires' if len(blockers) == 1 else 'require'} it; disable {'it' if len(blockers) == 1 else 'them'} first"
+            f"{'requires' if one else 'require'} it; disable {'it' if one else 'them'} first"
         )
     if name not in enabled:
         return
