@@ -8,6 +8,7 @@ tenant in context both raise :class:`~core.tenancy.TenantRequired`: isolation fa
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -82,7 +83,10 @@ class TenantOwned:
 
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:  # noqa: N805
-        return mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+        # The default stamps rows of ORM ``insert()`` statements; flushed objects are stamped in ``before_flush``.
+        return mapped_column(
+            Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, default=current_tenant_id
+        )
 
 
 class Versioned:
@@ -103,20 +107,43 @@ def _is_tenant_owned(mapper: Any) -> bool:
     return mapper is not None and issubclass(mapper.class_, TenantOwned)
 
 
+_TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
+
+
+def _written_tenant_ids(state: ORMExecuteState) -> list[Any]:
+    """The ``tenant_id`` values an ORM insert or update statement writes, where given as values."""
+    if isinstance(state.parameters, list | tuple):  # bulk: one dict per row
+        return [row["tenant_id"] for row in state.parameters if "tenant_id" in row]
+    compiled = state.statement.compile().params  # .values(...)
+    given = [value for key, value in compiled.items() if _TENANT_PARAM.match(key) and value is not None]
+    return given + [value for key, value in (state.parameters or {}).items() if key == "tenant_id"]
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     if state.execution_options.get("all_tenants"):
         return
     if state.is_column_load:
         return
-    if not (state.is_select or state.is_update or state.is_delete):
+    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
-    mappers = state.all_mappers if (state.is_select or state.is_update or state.is_delete) else []
-    touches_tenant_data = any(_is_tenant_owned(m) for m in mappers) or _is_tenant_owned(state.bind_mapper)
+    touches_tenant_data = any(_is_tenant_owned(m) for m in state.all_mappers) or _is_tenant_owned(state.bind_mapper)
     tenant_id = current_tenant_id()
     if tenant_id is None:
         if touches_tenant_data:
             raise TenantRequired("query on tenant-owned data with no tenant in context")
+        return
+    # Rows are written for the current tenant only: no planting rows in, or moving rows to, another one.
+    writes = touches_tenant_data and (state.is_insert or state.is_update)
+    if writes and any(value != tenant_id for value in _written_tenant_ids(state)):
+        raise TenantRequired("rows of tenant-owned data written for another tenant")
+    if state.is_insert:
+        return  # a missing tenant_id is filled in by the column default
+    if state.is_update and isinstance(state.parameters, list | tuple) and _is_tenant_owned(state.bind_mapper):
+        # Bulk UPDATE by primary key ignores loader criteria: add the tenant to its WHERE clause. Objects
+        # already in the session are not synchronised (SQLAlchemy cannot with extra criteria).
+        state.statement = state.statement.where(state.bind_mapper.class_.tenant_id == tenant_id)
+        state.update_execution_options(synchronize_session=None)
         return
     state.statement = state.statement.options(
         with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)

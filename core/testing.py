@@ -170,14 +170,14 @@ def make_user(app: Any) -> Callable[..., Any]:
         from sqlalchemy import select
 
         from core import db
-        from core.models import Department, Grant, Group, UserDepartment, UserGroup
+        from core.models import Department, Grant, Group, User, UserDepartment, UserGroup
         from core.provisioning import create_user
         from core.tenancy import tenant_context
 
         target = use_app or app
         with target.app_context(), tenant_context(tenant):
-            count = len(db.session.execute(select(Group.id)).all())
-            email = email or f"user{count}@{tenant.slug}.example.com"
+            count = len(db.session.execute(select(User.id)).all())
+            email = email or f"user{count + 1}@{tenant.slug}.example.com"
             user = create_user(email, password=TEST_PASSWORD, groups=groups, **kwargs)
             if grants:
                 group = Group(name=f"grants of {email}")
