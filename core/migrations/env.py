@@ -1,6 +1,7 @@
 """Alembic environment shared by core and every plugin (see core/migrate.py)."""
 
 from alembic import context
+from alembic.operations import ops
 
 from core.db import Base
 
@@ -19,6 +20,26 @@ def include_object(obj, name, type_, reflected, compare_to):
     return owners.get(table_name) == only_plugin
 
 
+def _drop_tables_without_index_drops(context_, revision, directives) -> None:
+    """In generated downgrades, let ``drop_table`` drop the table's indexes.
+
+    Alembic writes ``drop_index`` before every ``drop_table``; MariaDB refuses to drop an index that backs a
+    foreign key ("needed in a foreign key constraint"), and dropping the table removes its indexes anyway.
+    """
+    for downgrade in (ops_ for script in directives for ops_ in script.downgrade_ops_list):
+        dropped = {op_.table_name for op_ in downgrade.ops if isinstance(op_, ops.DropTableOp)}
+        kept = []
+        for op_ in downgrade.ops:
+            if isinstance(op_, ops.DropIndexOp) and op_.table_name in dropped:
+                continue
+            if isinstance(op_, ops.ModifyTableOps) and op_.table_name in dropped:
+                op_.ops = [sub for sub in op_.ops if not isinstance(sub, ops.DropIndexOp)]
+                if not op_.ops:
+                    continue
+            kept.append(op_)
+        downgrade.ops = kept
+
+
 def run() -> None:
     connection = config.attributes["connection"]
     context.configure(
@@ -27,6 +48,7 @@ def run() -> None:
         include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        process_revision_directives=_drop_tables_without_index_drops,
     )
     with context.begin_transaction():
         context.run_migrations()
