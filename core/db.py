@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from flask.globals import app_ctx
 from sqlalchemy import (
     DateTime,
     ForeignKey,
@@ -196,13 +197,19 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return engine
 
 
+def _app_context_id() -> int:
+    return id(app_ctx._get_current_object())
+
+
 class Database:
     """Engine plus a scoped session for one app; removed at the end of every app context."""
 
     def __init__(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
         self.factory = sessionmaker(bind=self.engine, class_=TenantSession, expire_on_commit=False)
-        self.scoped = scoped_session(self.factory)
+        # One session per app context (not per thread): a nested app context, such as the one a job run
+        # inline opens, must not close the session of the request or command around it.
+        self.scoped = scoped_session(self.factory, scopefunc=_app_context_id)
         app.extensions["crm.db"] = self
         app.teardown_appcontext(self._remove)
 

@@ -64,7 +64,7 @@ def create_tenant(
         for role, label, description, superuser in DEFAULT_GROUPS:
             db.session.add(Group(name=str(label), description=str(description), role=role, is_superuser=superuser))
         db.session.flush()
-        seed_default_grants(tenant)
+        seed_default_grants(tenant, plugins=["core"])  # each plugin's defaults come when it is first enabled
         if plugins is None:
             enable_all(tenant)
         else:
