@@ -183,6 +183,8 @@ def plugins_list(slug: str | None) -> None:
     from core.tenant_plugins import enabled_plugins, host
 
     enabled = enabled_plugins(_tenant(slug)) if slug else None
+    if not host().plugins:
+        click.echo("No plugins are installed: `pip install` one, or write one with `crm plugins new NAME`.")
     for name, info in host().plugins.items():
         requires = f" requires {','.join(info.requires)}" if info.requires else ""
         state = "" if enabled is None else ("\tenabled" if name in enabled else "\tdisabled")
