@@ -49,7 +49,9 @@ def user_from_token(token: str, purpose: str, max_age: int) -> User | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would become "//evil.example".
+    local = target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and target.isprintable():
         return target
     return url_for("home.dashboard")
 
@@ -84,6 +86,8 @@ def login() -> Any:
                 _("Too many failed sign-ins from your network. Please wait a while and try again."),
                 429,
             )
+            record("login_failed", "throttled", user_id=user.id if user else None, actor=email)
+            db.session.commit()
         elif user is not None and user.locked_until and user.locked_until > now:
             minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
             error, status = (
@@ -91,6 +95,7 @@ def login() -> Any:
                 429,
             )
             record("login_failed", "locked", actor=email)
+            db.session.commit()
         elif user is not None and user.active and user.check_password(form.password.data):
             user.failed_logins = 0
             user.locked_until = None
