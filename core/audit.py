@@ -66,8 +66,9 @@ def _columns(obj: Any) -> list[Any]:
 
 
 def _record_id(obj: Any) -> str:
-    identity = inspect(obj).identity
-    return ",".join(str(part) for part in identity) if identity else ""
+    # From the attributes: in after_flush a new row has its primary key but not yet its identity key.
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in key if part is not None)
 
 
 def _row(obj: Any, action: str, changes: dict[str, Any] | None) -> dict[str, Any]:

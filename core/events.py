@@ -35,19 +35,44 @@ def emit(name: str, **payload: Any) -> None:
     if has_request_context() and current_user.is_authenticated:
         user_id = current_user.id
     evt = Event(name=name, tenant_id=require_tenant_id(), payload=dict(payload), user_id=user_id)
-    db.session.info.setdefault(PENDING, []).append(evt)
+    hold_until_commit(db.session, PENDING, evt)
+
+
+def hold_until_commit(session: Session, key: str, item: Any) -> None:
+    """Keep ``item`` in ``session.info[key]`` until the transaction commits, noting the savepoint it is in."""
+    session.info.setdefault(key, []).append((item, session.get_nested_transaction()))
+
+
+def take_committed(session: Session, key: str) -> list[Any]:
+    return [item for item, _savepoint in session.info.pop(key, [])]
+
+
+def drop_rolled_back(session: Session, key: str, transaction: Any) -> None:
+    """After a rollback drop what was held: everything, or for a savepoint only what was added inside it."""
+    if not transaction.nested:
+        session.info.pop(key, None)
+        return
+
+    def inside(savepoint: Any) -> bool:
+        while savepoint is not None:
+            if savepoint is transaction:
+                return True
+            savepoint = savepoint.parent
+        return False
+
+    session.info[key] = [(item, savepoint) for item, savepoint in session.info.get(key, []) if not inside(savepoint)]
 
 
 @sa_event.listens_for(TenantSession, "after_commit")
 def _after_commit(session: Session) -> None:
-    pending = session.info.pop(PENDING, None)
+    pending = take_committed(session, PENDING)
     if pending:
         _deliver(pending)
 
 
 @sa_event.listens_for(TenantSession, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(PENDING, None)
+    drop_rolled_back(session, PENDING, previous_transaction)
 
 
 def _deliver(events: list[Event]) -> None:

@@ -18,10 +18,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.db import TenantSession, utcnow
+from core.events import drop_rolled_back, hold_until_commit, take_committed
 from core.models import JobRecord, Tenant
 from core.tenancy import require_tenant_id, tenant_context
 
 log = logging.getLogger(__name__)
+AFTER_COMMIT = "crm.jobs_after_commit"
 
 
 class JobContext:
@@ -62,7 +64,7 @@ def enqueue(function: str, *, user_id: int | None = None, name: str | None = Non
     app = current_app._get_current_object()
     runner = app.extensions["crm.jobs"]
     # Start only after the record is committed, so the job can see it and the data it refers to.
-    db.session.info.setdefault("crm.jobs_after_commit", []).append((runner, job_id, tenant_id, function, kwargs))
+    hold_until_commit(db.session, AFTER_COMMIT, (runner, job_id, tenant_id, function, kwargs))
     return job_id
 
 
@@ -177,10 +179,10 @@ def init_jobs(app: Flask) -> None:
 
 @event.listens_for(TenantSession, "after_commit")
 def _start_jobs(session: Session) -> None:
-    for runner, job_id, tenant_id, function, kwargs in session.info.pop("crm.jobs_after_commit", []):
+    for runner, job_id, tenant_id, function, kwargs in take_committed(session, AFTER_COMMIT):
         runner.start(job_id, tenant_id, function, kwargs)
 
 
 @event.listens_for(TenantSession, "after_soft_rollback")
 def _drop_jobs(session: Session, previous: Any) -> None:
-    session.info.pop("crm.jobs_after_commit", None)
+    drop_rolled_back(session, AFTER_COMMIT, previous)
