@@ -54,10 +54,20 @@ class Base(DeclarativeBase):
 
 
 class UTCDateTime(TypeDecorator):
-    """Stores naive UTC on every backend and always returns an aware UTC datetime."""
+    """Stores naive UTC on every backend and always returns an aware UTC datetime.
+
+    Microseconds are kept everywhere: on MySQL and MariaDB as ``DATETIME(6)`` (plain ``DATETIME`` drops them).
+    """
 
     impl = DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:

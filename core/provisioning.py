@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -36,6 +37,14 @@ def validate_password(password: str) -> None:
         raise ProvisioningError(_("The password must be at least %(n)s characters long.", n=MIN_PASSWORD))
 
 
+def check_length(column: Any, value: str | None) -> None:
+    """Refuse a value longer than its column: SQLite would store it, PostgreSQL and MariaDB raise a DataError."""
+    limit = column.property.columns[0].type.length
+    if value and limit and len(value) > limit:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ProvisioningError(_("%(value)s is too long: at most %(n)s characters.", value=shown, n=limit))
+
+
 def create_tenant(
     slug: str,
     name: str,
@@ -55,6 +64,8 @@ def create_tenant(
     if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
         raise ProvisioningError(_("A tenant called %(slug)s already exists.", slug=slug))
     host = host.strip().lower() if host else None
+    check_length(Tenant.name, name.strip())
+    check_length(Tenant.host, host)
     if host and db.session.scalar(select(Tenant.id).where(Tenant.host == host)):
         raise ProvisioningError(_("Another tenant already answers on %(host)s.", host=host))
     tenant = Tenant(slug=slug, name=name.strip() or slug, host=host, default_locale=locale, default_timezone=timezone)
@@ -95,6 +106,8 @@ def create_user(
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
         raise ProvisioningError(_("%(email)s is not a valid e-mail address.", email=email))
+    check_length(User.email, email)
+    check_length(User.name, name.strip())
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise ProvisioningError(_("A user with the e-mail %(email)s already exists.", email=email))
     resolved = []

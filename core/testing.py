@@ -46,7 +46,9 @@ def _fresh_database(url: str) -> None:
         admin = create_engine(parsed.set(database=""))
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+            # unicode_520: plain utf8mb4_unicode_ci sorts every character outside the BMP (emoji, the CJK
+            # Extension B characters of many Taiwanese names) as one and the same character.
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"))
     else:
         return
     admin.dispose()
