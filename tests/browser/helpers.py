@@ -66,3 +66,13 @@ def horizontal_overflow(page: Any) -> int:
         }""",
         width,
     )
+
+
+def off_screen_menu_entries(page: Any) -> list[str]:
+    """Entries of the open menu that are not wholly on screen (sideways overflow to the left never scrolls)."""
+    return page.locator("nav.menu a, nav.menu button").evaluate_all(
+        """(entries) => entries.filter(el => {
+            const box = el.getBoundingClientRect();
+            return box.width === 0 || box.left < 0 || box.right > document.documentElement.clientWidth + 0.5;
+        }).map(el => el.textContent.trim())"""
+    )
