@@ -41,6 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[Module
     )
     load_config(app, config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its internal plugins at INFO when imported; show migrations, not that.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     database = dbmod.Database(app)
     host = PluginHost(plugins)
