@@ -11,6 +11,7 @@ from core.models.permissions import (
     UserDepartment,
     UserGroup,
 )
+from core.models.settings import TenantSetting
 from core.models.tenants import Tenant, TenantPlugin
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "JobRecord",
     "Tenant",
     "TenantPlugin",
+    "TenantSetting",
     "User",
     "UserDepartment",
     "UserGroup",
