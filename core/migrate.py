@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import alembic
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -32,7 +33,10 @@ def version_locations(app: Flask) -> dict[str, Path]:
 def alembic_config(app: Flask, connection: Any = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("version_path_separator", "os")
+    # Alembic 1.16 renamed the option (the old name warns); the locations are joined with os.pathsep either way.
+    modern = tuple(int(part) for part in alembic.__version__.split(".")[:2]) >= (1, 16)
+    separator = "path_separator" if modern else "version_path_separator"
+    config.set_main_option(separator, "os")
     import os
 
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations(app).values()))
