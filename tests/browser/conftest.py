@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason=f"{CHROMIUM} is not installed (apt-get install chromium); the browser tests never download one"
     )
     for item in items:
-        if HERE not in Path(str(item.fspath)).resolve().parents:
+        if HERE not in item.path.resolve().parents:
             continue
         item.add_marker(pytest.mark.browser)
         if not CHROMIUM.exists():
