@@ -8,6 +8,7 @@ tenant and runs the function later with ``tenant_context`` and an app context se
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,12 @@ def _resolve(path: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def _takes_job(func: Any) -> bool:
+    """Whether ``func`` accepts the ``job`` keyword (decided from its signature, so it is called once)."""
+    parameters = inspect.signature(func).parameters.values()
+    return any(p.name == "job" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def enqueue(function: str, *, user_id: int | None = None, name: str | None = None, **kwargs: Any) -> str:
     """Queue ``module:function`` with keyword arguments; returns the job id. Commits nothing itself."""
     from core import db
@@ -82,12 +89,9 @@ def run_job(job_id: str, tenant_id: int, function: str, kwargs: dict[str, Any], 
         try:
             with tenant_context(tenant):
                 func = _resolve(function)
-                try:
-                    result = func(job=JobContext(app, job_id), **kwargs)
-                except TypeError as exc:
-                    if "job" not in str(exc):
-                        raise
-                    result = func(**kwargs)
+                if _takes_job(func):
+                    kwargs = {**kwargs, "job": JobContext(app, job_id)}
+                result = func(**kwargs)
                 session.commit()
         except Exception as exc:
             session.rollback()

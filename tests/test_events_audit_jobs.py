@@ -178,6 +178,16 @@ def fail_loudly(reason):
     raise RuntimeError(f"the job failed: {reason}")
 
 
+def count_calls(job, value):
+    """A job whose own error mentions the job: it must run once, not be retried without ``job``."""
+    JOB_LOG.append(value)
+    raise TypeError(f"job input {value!r} is not a number")
+
+
+def takes_no_job(value):
+    JOB_LOG.append(value)
+
+
 def job_record(app, tenant, job_id):
     with app.app_context(), tenant_context(tenant):
         return db.session.get(JobRecord, job_id)
@@ -221,6 +231,18 @@ def test_failing_job_is_marked_failed_with_its_message_and_its_writes_undone(not
     assert record.status == "failed"
     assert record.message == "the job failed: disk full"
     assert notes_of(notes_app, acme) == []
+
+
+def test_a_job_that_raises_type_error_runs_once_and_jobs_need_not_take_job(notes_app, two_tenant_jobs):
+    acme, _globex = two_tenant_jobs
+    job_id = start(notes_app, acme, "tests.test_events_audit_jobs:count_calls", value="x")
+    assert JOB_LOG == ["x"]
+    record = job_record(notes_app, acme, job_id)
+    assert (record.status, record.message) == ("failed", "job input 'x' is not a number")
+
+    job_id = start(notes_app, acme, "tests.test_events_audit_jobs:takes_no_job", value="y")
+    assert JOB_LOG == ["x", "y"]
+    assert job_record(notes_app, acme, job_id).status == "finished"
 
 
 def test_a_job_is_not_started_when_its_transaction_rolls_back(notes_app, two_tenant_jobs):
