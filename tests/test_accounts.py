@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import time
 
 import pytest
 from sqlalchemy import select, update
@@ -85,6 +86,25 @@ def test_wrong_password_is_401_and_audited_with_the_ip(app, acme, alice):
     response = sign_in(client, "nobody@acme.example.com", "whatever-it-is")
     assert response.status_code == 401
     assert len(audit(app, acme, "login_failed")) == 2
+
+
+def test_unknown_and_known_addresses_take_as_long_to_refuse(app, acme, alice):
+    with app.app_context(), tenant_context(acme):
+        db.session.get(User, alice.id).set_password(TEST_PASSWORD)  # a real (slow) hash, as in production
+        db.session.commit()
+    client = browser(app)
+    sign_in(client, "warm-up@acme.example.com", "wrong-password-x")
+
+    def median_seconds(email):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert sign_in(client, email, "wrong-password-x").status_code == 401
+            times.append(time.perf_counter() - started)
+        return sorted(times)[1]
+
+    known, unknown = median_seconds(alice.email), median_seconds("nobody-here@acme.example.com")
+    assert unknown > 0.3 * known, f"unknown address refused in {unknown:.3f}s, a known one in {known:.3f}s"
 
 
 def test_account_locks_after_repeated_failures_and_unlocks_after_the_lock_period(make_app, make_tenant, make_user):

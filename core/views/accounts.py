@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import secrets
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
@@ -10,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import db
 from core.audit import record
@@ -46,6 +49,15 @@ def user_from_token(token: str, purpose: str, max_age: int) -> User | None:
     if user is None or not user.active or (user.password_hash or "")[-12:] != data.get("f"):
         return None
     return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _check_dummy_password(password: str) -> None:
+    check_password_hash(_dummy_hash(), password)
 
 
 def _safe_next(target: str | None) -> str:
@@ -105,6 +117,8 @@ def login() -> Any:
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         else:
+            if user is None or not user.active:
+                _check_dummy_password(form.password.data)  # as slow as a real check: no probing by timing
             error = _("The e-mail or password is not correct.")
             if user is not None:
                 user.failed_logins += 1
