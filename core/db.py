@@ -118,16 +118,23 @@ def _is_tenant_owned(mapper: Any) -> bool:
     return mapper is not None and issubclass(mapper.class_, TenantOwned)
 
 
-_TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
-
-
-def _written_tenant_ids(state: ORMExecuteState) -> list[Any]:
-    """The ``tenant_id`` values an ORM insert or update statement writes, where given as values."""
+def _written(state: ORMExecuteState, column: str) -> list[Any]:
+    """The values an ORM insert or update statement writes into ``column``, where given as values."""
     if isinstance(state.parameters, list | tuple):  # bulk: one dict per row
-        return [row["tenant_id"] for row in state.parameters if "tenant_id" in row]
-    compiled = state.statement.compile().params  # .values(...)
-    given = [value for key, value in compiled.items() if _TENANT_PARAM.match(key) and value is not None]
-    return given + [value for key, value in (state.parameters or {}).items() if key == "tenant_id"]
+        return [row[column] for row in state.parameters if row.get(column) is not None]
+    param = re.compile(rf"^{column}(_m\d+)?$")  # .values(...), single or multi-row
+    compiled = state.statement.compile().params
+    given = [value for key, value in compiled.items() if param.match(key) and value is not None]
+    return given + [value for key, value in (state.parameters or {}).items() if key == column]
+
+
+def _upsert_by_primary_key(state: ORMExecuteState) -> bool:
+    """An ON CONFLICT DO UPDATE / ON DUPLICATE KEY UPDATE insert that names primary keys: it could update
+    another tenant's row, which no loader criterion reaches."""
+    clause = getattr(state.statement, "_post_values_clause", None)
+    if clause is None or type(clause).__name__ == "OnConflictDoNothing":
+        return False
+    return any(_written(state, column.key) for column in state.bind_mapper.primary_key)
 
 
 @event.listens_for(TenantSession, "do_orm_execute")
@@ -146,8 +153,10 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
         return
     # Rows are written for the current tenant only: no planting rows in, or moving rows to, another one.
     writes = touches_tenant_data and (state.is_insert or state.is_update)
-    if writes and any(value != tenant_id for value in _written_tenant_ids(state)):
+    if writes and any(value != tenant_id for value in _written(state, "tenant_id")):
         raise TenantRequired("rows of tenant-owned data written for another tenant")
+    if writes and state.is_insert and _upsert_by_primary_key(state):
+        raise TenantRequired("an upsert of tenant-owned rows may not name their primary key")
     if state.is_insert:
         return  # a missing tenant_id is filled in by the column default
     if state.is_update and isinstance(state.parameters, list | tuple) and _is_tenant_owned(state.bind_mapper):

@@ -281,3 +281,31 @@ def test_updates_cannot_move_rows_to_another_tenant(notes_app, acme_and_globex_n
         db.session.rollback()
     assert titles_of(notes_app, acme) == ["acme one", "acme two"]
     assert titles_of(notes_app, globex) == ["globex one"]
+
+
+def upsert(dialect, values, new_title):
+    """An ORM upsert of ``Note`` that updates the title on conflict, in the database's own dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as dialect_insert
+
+        return dialect_insert(Note).values(**values).on_duplicate_key_update(title=new_title)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(Note).values(**values).on_conflict_do_update(index_elements=["id"], set_={"title": new_title})
+
+
+def test_an_upsert_by_primary_key_cannot_overwrite_another_tenants_row(notes_app, acme_and_globex_notes):
+    acme, globex = acme_and_globex_notes
+    with notes_app.app_context(), tenant_context(acme):
+        acme_id = db.session.scalar(select(Note.id).where(Note.title == "acme one"))
+    with notes_app.app_context(), tenant_context(globex):
+        dialect = db.session.get_bind().dialect.name
+        with pytest.raises(TenantRequired):
+            db.session.execute(upsert(dialect, {"id": acme_id, "title": "x", "version": 1}, "hijacked"))
+        db.session.rollback()
+        db.session.execute(upsert(dialect, {"title": "globex two", "version": 1}, "unused"))
+        db.session.commit()
+    assert titles_of(notes_app, acme) == ["acme one", "acme two"]
+    assert titles_of(notes_app, globex) == ["globex one", "globex two"]
