@@ -251,7 +251,8 @@ def drop_database(url):
 
 # -------------------------------------------------------------------------------------------- raw SQL
 
-RAW_SQL = re.compile(r"""\btext\(|\.execute\(\s*[rbuf]?["']|exec_driver_sql""")
+# Core statements on a model's table (Model.__table__) are not ORM statements: the tenant filter skips them.
+RAW_SQL = re.compile(r"""\btext\(|\.execute\(\s*[rbuf]?["']|exec_driver_sql|\.__table__\b""")
 
 
 def plugin_sources():
@@ -267,6 +268,7 @@ def test_raw_sql_detector_flags_the_usual_forms():
     assert RAW_SQL.search('db.session.execute(text("DELETE FROM contacts"))')
     assert RAW_SQL.search("conn.execute('DROP TABLE x')")
     assert RAW_SQL.search('engine.exec_driver_sql("SELECT 1")')
+    assert RAW_SQL.search("db.session.execute(select(Note.__table__.c.title))")
     assert not RAW_SQL.search("db.session.execute(select(Note).where(Note.id == 1))")
     assert not RAW_SQL.search("context(request)")
 
