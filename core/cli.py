@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 import sys
 from typing import Any
 
@@ -59,6 +60,12 @@ def _tenant(slug: str) -> Any:
     if tenant is None:
         raise click.ClickException(f"no tenant is called {slug!r} (see `crm tenants list`)")
     return tenant
+
+
+def new_password(length: int = 16) -> str:
+    """A random password of letters and digits: no leading ``-`` that a shell or `--password` would misread."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def _commit() -> None:
@@ -247,7 +254,7 @@ def users_create(email: str, slug: str, groups: tuple[str, ...], password: str |
     from core.tenancy import tenant_context
 
     generated = password is None
-    password = password or secrets.token_urlsafe(12)
+    password = password or new_password()
     with tenant_context(_tenant(slug)):
         user = create_user(email, password=password, name=name, groups=groups)
         _commit()
@@ -356,7 +363,7 @@ def quickstart(
     if fresh:
         tenant = create_tenant(slug, "示範貿易股份有限公司 Demo Trading Co.", locale="zh_Hant")
         database.session.commit()
-    password = admin_password or secrets.token_urlsafe(12)
+    password = admin_password or new_password()
     with tenant_context(tenant):
         validate_password(password)
         admin = database.session.scalar(select(User).where(User.email == admin_email))
