@@ -113,6 +113,16 @@ class Versioned:
 class TenantSession(Session):
     """The session class whose listeners enforce tenant isolation."""
 
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        # A row already in the identity map is returned without SQL, so without the tenant criterion.
+        obj = super().get(entity, ident, **kwargs)
+        if not isinstance(obj, TenantOwned) or (kwargs.get("execution_options") or {}).get("all_tenants"):
+            return obj
+        tenant_id = current_tenant_id()
+        if tenant_id is None:
+            raise TenantRequired("get() of tenant-owned data with no tenant in context")
+        return obj if obj.tenant_id == tenant_id else None
+
 
 def _is_tenant_owned(mapper: Any) -> bool:
     return mapper is not None and issubclass(mapper.class_, TenantOwned)

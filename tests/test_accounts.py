@@ -5,12 +5,13 @@ import re
 import time
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from core import db
 from core.models import AuditEntry, User
 from core.tenancy import tenant_context
-from core.testing import TEST_PASSWORD, TenantClient
+from core.testing import TEST_PASSWORD
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 
@@ -25,13 +26,24 @@ def alice(acme, make_user):
     return make_user(acme, email="alice@acme.example.com", groups=["sales"])
 
 
-def browser(app, host="acme.crm.test", ip="198.51.100.7"):
-    """A signed-out browser on ``host``, coming from ``ip``."""
-    app.test_client_class = TenantClient
-    client = app.test_client()
-    client.host = host
-    client.environ_base["REMOTE_ADDR"] = ip
-    return client
+class Browser(FlaskClient):
+    """A signed-out browser on one host, from one address, sending only the language it was given."""
+
+    def __init__(self, app, host, ip, language):
+        super().__init__(app, app.response_class, use_cookies=True)
+        self.environ_base["REMOTE_ADDR"] = ip
+        if language:
+            self.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        self.host = host
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", f"http://{self.host}")
+        return super().open(*args, **kwargs)
+
+
+def browser(app, host="acme.crm.test", ip="198.51.100.7", language="en"):
+    """A signed-out browser on ``host``, coming from ``ip``, asking for ``language`` (``None``: no preference)."""
+    return Browser(app, host, ip, language)
 
 
 def sign_in(client, email, password, **query):
@@ -197,6 +209,7 @@ def test_reset_request_for_an_unknown_address_answers_the_same(app, acme, alice)
 
 def test_password_change_requires_the_current_password(app, acme, alice, client_as):
     client = client_as(alice)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     wrong = client.post(
         "/account",
         data={
@@ -232,18 +245,28 @@ def html_lang(response):
 
 
 def test_locale_comes_from_the_user_then_the_browser_then_the_tenant(app, make_tenant, make_user, client_as):
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context(), force_locale("zh_Hant"):
+        chinese_sign_in, chinese_sign_out = gettext("Sign in"), gettext("Sign out")
+
     acme = make_tenant("acme", locale="en")
     english = client_as(make_user(acme, locale="en"))
-    assert html_lang(english.get("/", headers={"Accept-Language": "zh-TW,zh;q=0.9"})) == "en"
+    page = english.get("/", headers={"Accept-Language": "zh-TW,zh;q=0.9"})
+    assert html_lang(page) == "en"
+    assert "Sign out" in page.get_data(as_text=True)
+    assert chinese_sign_out == "Sign out" or chinese_sign_out not in page.get_data(as_text=True)
 
-    anonymous = browser(app)
-    assert html_lang(anonymous.get("/login", headers={"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"})) == "zh-Hant-TW"
+    anonymous = browser(app, language=None)
+    page = anonymous.get("/login", headers={"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"})
+    assert html_lang(page) == "zh-Hant-TW"
+    assert chinese_sign_in in page.get_data(as_text=True)
     assert html_lang(anonymous.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})) == "zh-Hans-CN"
     assert html_lang(anonymous.get("/login", headers={"Accept-Language": "fr-FR"})) == "en"
     assert html_lang(anonymous.get("/login")) == "en"
 
     make_tenant("globex")  # default locale zh_Hant
-    assert html_lang(browser(app, host="globex.crm.test").get("/login")) == "zh-Hant-TW"
+    assert html_lang(browser(app, host="globex.crm.test", language=None).get("/login")) == "zh-Hant-TW"
 
 
 def test_user_chooses_language_and_time_zone(app, acme, alice, client_as):

@@ -204,7 +204,9 @@ def test_superuser_group_holds_every_permission_on_every_record(notes_app, acme,
         explanation = explain(user, "notes.edit")
         assert explanation.decision is True
         assert explanation.paths[0]["superuser"] is True
-        assert explanation.paths[0]["group"] == "Administrators"
+        administrators = db.session.scalar(select(Group).where(Group.role == "administrators"))
+        assert explanation.paths[0]["group_id"] == administrators.id
+        assert explanation.paths[0]["group"] == administrators.name
 
 
 def test_explain_gives_the_chain_for_an_allowed_and_a_denied_record(notes_app, acme, office):

@@ -23,6 +23,7 @@ def client_on(app, host="acme.crm.test"):
     app.test_client_class = TenantClient
     client = app.test_client()
     client.host = host
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 
@@ -131,7 +132,7 @@ def test_request_bodies_over_the_limit_are_refused_with_413(make_app, make_tenan
     small = make_app(plugins=[notes_plugin], MAX_CONTENT_LENGTH=4096)
     acme = make_tenant("acme", use_app=small)
     client = client_as(make_user(acme, groups=["sales"], use_app=small), use_app=small)
-    response = client.post("/notes/", data={"title": "x" * 5000})
+    response = client.post("/notes/", data={"title": "x" * 5000}, headers={"Accept-Language": "en"})
     assert response.status_code == 413
     assert "The upload is too large." in response.get_data(as_text=True)
     assert note_count(small, acme) == 0

@@ -45,7 +45,7 @@ def test_unknown_host_without_default_tenant_is_a_404_page(app, make_tenant):
     make_tenant("acme")
     client = app.test_client()
     for host in ("nobody.crm.test", "crm.elsewhere.example", "deep.acme.crm.test"):
-        response = client.get("/login", base_url=f"http://{host}")
+        response = client.get("/login", base_url=f"http://{host}", headers={"Accept-Language": "en"})
         assert response.status_code == 404, host
         assert "No workspace is configured for this address." in response.get_data(as_text=True)
 
@@ -191,6 +191,18 @@ def test_no_tenant_in_context_fails_closed(notes_app, acme_and_globex_notes):
     acme, globex = acme_and_globex_notes
     assert titles_of(notes_app, acme) == ["acme one", "acme two"]
     assert titles_of(notes_app, globex) == ["globex one"]
+
+
+def test_a_row_already_in_the_session_is_not_handed_to_another_tenant(notes_app, acme_and_globex_notes):
+    acme, globex = acme_and_globex_notes
+    with notes_app.app_context():
+        with tenant_context(acme):
+            acme_note = db.session.scalar(select(Note).where(Note.title == "acme one"))
+            assert db.session.get(Note, acme_note.id) is acme_note
+        with tenant_context(globex):
+            assert db.session.get(Note, acme_note.id) is None
+        with tenant_context(None), pytest.raises(TenantRequired):
+            db.session.get(Note, acme_note.id)
 
 
 def test_inserting_a_row_for_another_tenant_raises(notes_app, acme_and_globex_notes):
