@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_SYNC": False,  # run jobs inline (tests); otherwise RQ or a background thread
     "SQL_ECHO": False,
     "PAGE_SIZE": 25,
+    "PROXY_FIX": 0,  # number of reverse proxies in front (nginx: 1); trusts their X-Forwarded-* headers
 }
 
 

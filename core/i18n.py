@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel
 from flask_login import current_user
 
@@ -37,7 +37,7 @@ def select_locale() -> str:
         tenant = g.get("tenant")
         if tenant is not None and tenant.default_locale in LOCALES:
             return tenant.default_locale
-    return "zh_Hant"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def select_timezone() -> str:
@@ -47,7 +47,7 @@ def select_timezone() -> str:
         tenant = g.get("tenant")
         if tenant is not None:
             return tenant.default_timezone
-    return "UTC"
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def init_i18n(app: Flask, host: PluginHost) -> Babel:

@@ -66,7 +66,11 @@ def current_heads(app: Flask) -> set[str]:
 def pending(app: Flask) -> bool:
     """Whether the database is behind the code."""
     script = ScriptDirectory.from_config(alembic_config(app))
-    return set(script.get_heads()) != current_heads(app)
+    current = current_heads(app)
+    # Alembic keeps only the tips in its version table: a plugin's head stands for the core revision it
+    # depends on, so compare with everything the current heads reach, not with the heads alone.
+    applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base")} if current else set()
+    return not set(script.get_heads()) <= applied
 
 
 def new_revision(app: Flask, plugin: str, message: str, autogenerate: bool = True) -> Any:

@@ -43,7 +43,7 @@ def slot(slot_name: str, **context: Any) -> Markup:
         render(
             "core/panel.html",
             panel=panel,
-            body=None if panel.lazy_url else render(panel.template, **panel.context),
+            body=None if panel.lazy_url else Markup(render(panel.template, **panel.context)),
         )
         for panel in panels(slot_name, context)
     ]

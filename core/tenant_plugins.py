@@ -89,6 +89,7 @@ def enable_plugin(tenant: Tenant, name: str) -> None:
 
             seed_default_grants(tenant, plugins=[name])
         host().call_one(name, "plugin_enabled", tenant=tenant)
+        db.session.flush()  # rows the plugin added must be stamped while its tenant is in context
 
 
 def disable_plugin(tenant: Tenant, name: str) -> None:
@@ -108,6 +109,7 @@ def disable_plugin(tenant: Tenant, name: str) -> None:
         return
     with tenant_context(tenant):
         host().call_one(name, "plugin_disabled", tenant=tenant)
+        db.session.flush()
     _set(tenant, name, False)
 
 

@@ -34,6 +34,7 @@ TEST_CONFIG = {
     "JOBS_SYNC": True,
     "DEFAULT_TENANT": None,
     "BASE_DOMAIN": "crm.test",
+    "BABEL_DEFAULT_LOCALE": "en",  # outside a tenant's request; tests that check Chinese ask for it
 }
 
 
@@ -146,6 +147,7 @@ def make_tenant(app: Any) -> Callable[..., Any]:
         from core.provisioning import create_tenant
 
         target = use_app or app
+        kwargs.setdefault("locale", "en")  # default groups get English names; pass locale="zh_Hant" to test Chinese
         with target.app_context():
             tenant = create_tenant(slug, kwargs.pop("name", slug.title()), plugins=plugins, **kwargs)
             db.session.commit()
@@ -209,13 +211,16 @@ def make_user(app: Any) -> Callable[..., Any]:
 
 
 class TenantClient(FlaskClient):
-    """A test client that sends every request to one tenant's host."""
+    """A test client that sends every request to one tenant's host, in English unless told otherwise."""
 
     host = "localhost"
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("base_url") and not (args and not isinstance(args[0], str)):
             kwargs["base_url"] = f"http://{self.host}"
+        headers = kwargs.setdefault("headers", {})
+        if isinstance(headers, dict) and not any(k.lower() == "accept-language" for k in headers):
+            headers["Accept-Language"] = "en"
         return super().open(*args, **kwargs)
 
 

@@ -265,7 +265,7 @@ def test_locale_comes_from_the_user_then_the_browser_then_the_tenant(app, make_t
     assert html_lang(anonymous.get("/login", headers={"Accept-Language": "fr-FR"})) == "en"
     assert html_lang(anonymous.get("/login")) == "en"
 
-    make_tenant("globex")  # default locale zh_Hant
+    make_tenant("globex", locale="zh_Hant")
     assert html_lang(browser(app, host="globex.crm.test", language=None).get("/login")) == "zh-Hant-TW"
 
 
