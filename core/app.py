@@ -40,6 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[Module
         static_url_path="/static/core",
     )
     load_config(app, config)
+    if int(app.config["PROXY_FIX"] or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its internal plugins at INFO when imported; show migrations, not that.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -93,6 +98,10 @@ def _register_contributions(app: Flask, host: PluginHost) -> None:
     for plugin, models in host.call_each("register_models"):
         for model in models:
             owners.tables[model.__tablename__] = plugin
+
+    from core.entities.registry import register_entities
+
+    register_entities(app, host)
 
     for plugin, blueprints in host.call_each("register_blueprints"):
         for blueprint in blueprints:

@@ -20,6 +20,11 @@ def register_models() -> list[type]:
 
 
 @hookspec
+def register_entities() -> list[Any]:
+    """Return ``core.entities.Entity`` definitions; the kernel serves their pages, API, import, export, search."""
+
+
+@hookspec
 def register_blueprints() -> list[Any]:
     """Return the Flask blueprints the plugin owns; every endpoint in them answers 404 where it is disabled."""
 

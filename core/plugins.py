@@ -49,6 +49,7 @@ class Ownership:
     permissions: dict[str, str] = field(default_factory=dict)
     menu_items: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    entities: dict[str, str] = field(default_factory=dict)
 
 
 def _meta(module: ModuleType) -> PluginInfo:
