@@ -1,0 +1,90 @@
+"""The marshmallow schema of an entity as the current tenant sees it: the plugin's fields plus custom fields.
+
+Field ``metadata`` conventions shared by forms, import, export and the API documentation:
+``label`` (translatable), ``widget`` (``text``, ``longtext``, ``number``, ``money``, ``date``, ``datetime``,
+``bool``, ``choice``, ``multichoice``, ``email``, ``phone``, ``url``, ``user``, ``department``, ``tags``),
+``choices`` (a list of ``(value, label)``), ``help`` and ``synonyms`` (column headers an import maps to
+this field, e.g. ``["姓名", "Full Name"]``). Fields with ``dump_only=True`` are shown but never edited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields
+
+from core.entities.definition import Entity
+
+CUSTOM = "custom"
+
+
+def custom_field_map(entity: Entity) -> dict[str, fields.Field]:
+    """Marshmallow fields for the tenant's custom fields of ``entity``, keyed by field key."""
+    from core.entities import custom_fields
+
+    return custom_fields.marshmallow_fields(entity)
+
+
+def schema_for(entity: Entity, partial: bool = False, many: bool = False) -> Schema:
+    """An instance of the entity's schema with a ``custom`` nested dict of the tenant's custom fields."""
+    extra = custom_field_map(entity)
+    base = entity.schema
+    if extra:
+        custom_schema = Schema.from_dict(extra, name=f"{base.__name__}Custom")
+        schema_class = type(
+            f"{base.__name__}WithCustom",
+            (base,),
+            {CUSTOM: fields.Nested(custom_schema, required=False, metadata={"label": "custom"})},
+        )
+    else:
+        schema_class = base
+    return schema_class(partial=partial, many=many, unknown=EXCLUDE)
+
+
+def field_label(field: fields.Field, name: str) -> str:
+    return str(field.metadata.get("label") or name.replace("_", " ").capitalize())
+
+
+def widget(field: fields.Field) -> str:
+    """The input kind of a field: its ``widget`` metadata, else derived from the field class."""
+    if "widget" in field.metadata:
+        return field.metadata["widget"]
+    mapping: list[tuple[type, str]] = [
+        (fields.Email, "email"),
+        (fields.URL, "url"),
+        (fields.Boolean, "bool"),
+        (fields.DateTime, "datetime"),
+        (fields.Date, "date"),
+        (fields.Decimal, "money"),
+        (fields.Integer, "number"),
+        (fields.Float, "number"),
+        (fields.List, "multichoice"),
+    ]
+    for kind, name in mapping:
+        if isinstance(field, kind):
+            return name
+    return "choice" if field.metadata.get("choices") else "text"
+
+
+def editable_fields(schema: Schema) -> dict[str, fields.Field]:
+    return {name: f for name, f in schema.fields.items() if not f.dump_only and name != CUSTOM}
+
+
+def describe(entity: Entity) -> list[dict[str, Any]]:
+    """Every field with its label and widget, custom fields last (for import mapping and the API page)."""
+    schema = schema_for(entity)
+    rows = [
+        {"name": name, "label": field_label(f, name), "widget": widget(f), "required": f.required, "custom": False}
+        for name, f in editable_fields(schema).items()
+    ]
+    for key, f in custom_field_map(entity).items():
+        rows.append(
+            {
+                "name": f"{CUSTOM}.{key}",
+                "label": field_label(f, key),
+                "widget": widget(f),
+                "required": f.required,
+                "custom": True,
+            }
+        )
+    return rows
