@@ -50,6 +50,11 @@ class Entity:
     # Override pieces: template names per page ("list", "detail", "form") and view functions per endpoint.
     templates: Mapping[str, str] = field(default_factory=dict)
     views: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    # ``apply(record, data)`` writes validated data onto a record when plain column copying is not enough
+    # (child rows such as a contact's e-mail addresses); it must also handle what default_apply handles.
+    apply: Callable[[Any, Mapping[str, Any]], None] | None = None
+    # Fields that identify the same real-world record, for duplicate handling on import ("email", "phone").
+    match_fields: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the kernel with the registering plugin's name
 
     def permission(self, action: str) -> str:

@@ -6,7 +6,7 @@ deleted rows to the trash, and emits ``<plugin>.<entity>.created|updated|deleted
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import abort
@@ -60,8 +60,10 @@ def default_apply(entity: Entity, record: Any, data: Mapping[str, Any]) -> None:
 
 
 def _apply(entity: Entity, record: Any, data: Mapping[str, Any]) -> None:
-    apply: Callable[..., None] = getattr(entity.schema, "apply", None) or default_apply
-    apply(entity, record, data) if apply is default_apply else apply(record, data)
+    if entity.apply is not None:
+        entity.apply(record, data)
+    else:
+        default_apply(entity, record, data)
     if TAGS in data and data[TAGS] is not None:
         db.session.flush()
         from core.entities.tags import set_tags
