@@ -76,6 +76,8 @@ def enable_plugin(tenant: Tenant, name: str) -> None:
     if name not in plugins:
         raise PluginStateError(f"no installed plugin is called {name!r}")
     enabled = enabled_plugins(tenant)
+    if name in enabled:
+        return  # nothing changes, so its plugin_enabled hook does not run again
     missing = [req for req in plugins[name].requires if req not in enabled]
     if missing:
         raise PluginStateError(

@@ -16,6 +16,7 @@ META = {
 }
 
 bp = Blueprint("notes_extra", __name__, url_prefix="/notes-extra")
+CALLS: list = []  # (hook, tenant slug) of every plugin_enabled / plugin_disabled call
 
 
 @bp.route("/")
@@ -32,3 +33,13 @@ def register_blueprints():
 @hookimpl
 def register_permissions():
     return [Permission("notes_extra.view", _l("View the notes extra"), defaults={"sales": "all"})]
+
+
+@hookimpl
+def plugin_enabled(tenant):
+    CALLS.append(("enabled", tenant.slug))
+
+
+@hookimpl
+def plugin_disabled(tenant):
+    CALLS.append(("disabled", tenant.slug))

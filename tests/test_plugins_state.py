@@ -76,6 +76,22 @@ def test_disabling_a_plugin_an_enabled_plugin_requires_is_refused_and_changes_no
     assert state(extra_app, "acme")[1] == {"notes": False, "notes_extra": False}
 
 
+def test_enable_and_disable_hooks_run_once_per_real_change(extra_app, make_tenant):
+    notes_extra_plugin.CALLS.clear()
+    globex = make_tenant("globex", plugins=["notes"], use_app=extra_app)
+    change(extra_app, globex, enable_plugin, "notes_extra")
+    version = state(extra_app, "globex")[0]
+    change(extra_app, globex, enable_plugin, "notes_extra")
+    assert run_cli(extra_app, "plugins", "enable", "notes_extra", "--tenant", "globex").exit_code == 0
+    assert notes_extra_plugin.CALLS == [("enabled", "globex")]
+    assert state(extra_app, "globex")[0] == version
+
+    change(extra_app, globex, disable_plugin, "notes_extra")
+    change(extra_app, globex, disable_plugin, "notes_extra")
+    change(extra_app, globex, enable_plugin, "notes_extra")
+    assert notes_extra_plugin.CALLS == [("enabled", "globex"), ("disabled", "globex"), ("enabled", "globex")]
+
+
 def test_unknown_plugin_is_refused_by_name(extra_app, make_tenant):
     acme = make_tenant("acme", use_app=extra_app)
     with pytest.raises(PluginStateError, match="no installed plugin is called 'contactz'"):
