@@ -83,13 +83,16 @@ def _init_login(app: Flask) -> None:
     def load_user(user_key: str) -> User | None:
         tenant = g.get("tenant")
         try:
-            tenant_id, user_id = (int(part) for part in user_key.split(":"))
+            tenant_part, user_part, fingerprint = user_key.split(":")
+            tenant_id, user_id = int(tenant_part), int(user_part)
         except ValueError:
             return None
         if tenant is None or tenant.id != tenant_id:
             return None
         user = dbmod.session.get(User, user_id)
-        return user if user is not None and user.active else None
+        if user is None or not user.active or user.session_fingerprint != fingerprint:
+            return None
+        return user
 
 
 def _register_contributions(app: Flask, host: PluginHost) -> None:

@@ -183,6 +183,33 @@ def test_password_reset_link_sets_a_new_password_once(app, acme, alice):
     assert sign_in(browser(app), alice.email, NEW_PASSWORD).status_code == 302
 
 
+def test_a_password_reset_or_change_signs_out_every_other_session(app, acme, alice):
+    intruder, laptop, phone = browser(app, ip="192.0.2.9"), browser(app), browser(app)
+    for client in (intruder, laptop, phone):
+        assert sign_in(client, alice.email, TEST_PASSWORD, remember="y").status_code == 302
+        assert client.get("/").status_code == 200
+
+    laptop.post("/logout")
+    laptop.post("/password/forgot", data={"email": alice.email})
+    _mail, link = reset_link(app)
+    laptop.post(link.removeprefix("http://acme.crm.test"), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert intruder.get("/").status_code == 302
+    assert phone.get("/").status_code == 302
+
+    assert sign_in(phone, alice.email, NEW_PASSWORD).status_code == 302
+    assert sign_in(intruder, alice.email, NEW_PASSWORD).status_code == 302
+    newest = "the-newest-password-here"
+    form = {
+        "form": "password",
+        "password-current": NEW_PASSWORD,
+        "password-password": newest,
+        "password-confirm": newest,
+    }
+    assert phone.post("/account", data=form).status_code == 302
+    assert phone.get("/").status_code == 200  # the session that changed it stays signed in
+    assert intruder.get("/").status_code == 302
+
+
 def test_reset_link_is_invalid_on_another_tenants_host(app, acme, alice, make_tenant, make_user):
     globex = make_tenant("globex")
     make_user(globex, email=alice.email)

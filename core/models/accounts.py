@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
@@ -46,8 +47,13 @@ class User(TenantOwned, Versioned, UserMixin, Base):
     def display_name(self) -> str:
         return self.name or self.email
 
+    @property
+    def session_fingerprint(self) -> str:
+        """Changes with the password, so a reset or change signs out every session opened before it."""
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+
     def get_id(self) -> str:
-        return f"{self.tenant_id}:{self.id}"
+        return f"{self.tenant_id}:{self.id}:{self.session_fingerprint}"
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

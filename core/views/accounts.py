@@ -223,6 +223,7 @@ def settings() -> Any:
             user.set_password(password.password.data)
             record("password_changed", "", user_id=user.id, actor=user.email)
             db.session.commit()
+            login_user(user)  # other sessions end with the old password; this one carries on
             flash(_("Your password is changed."), "success")
             return redirect(url_for("accounts.settings"))
     status = 400 if request.method == "POST" else 200
