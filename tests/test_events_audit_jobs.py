@@ -1,6 +1,7 @@
 """Events after commit, the audit trail, and background jobs (inline, thread, RQ)."""
 
 import json
+import sys
 import time
 
 import pytest
@@ -37,7 +38,7 @@ def handle_event(event, tenant):
 @pytest.fixture
 def events_app(make_app):
     HEARD.clear()
-    yield make_app(plugins=[notes_plugin, __import__(__name__, fromlist=["META"])])
+    yield make_app(plugins=[notes_plugin, sys.modules[__name__]])
     HEARD.clear()
 
 
