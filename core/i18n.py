@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_login import current_user
 
 from core.plugins import PluginHost
@@ -50,6 +50,29 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+WTFORMS_LOCALES = {"zh_Hant": "zh_TW", "zh_Hans": "zh", "en": "en"}
+_wtforms_catalogues: dict[str, object] = {}
+
+
+def wtforms_translations() -> object:
+    """WTForms' own messages in the right script: its "zh" catalogue is Simplified, Taiwan's is "zh_TW"."""
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    locale = WTFORMS_LOCALES.get(str(get_locale()), "en")
+    if locale not in _wtforms_catalogues:
+        _wtforms_catalogues[locale] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+    return _wtforms_catalogues[locale]
+
+
+class _LazyWTFormsTranslations:
+    def ugettext(self, string: str) -> str:
+        return wtforms_translations().ugettext(string)  # type: ignore[attr-defined]
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return wtforms_translations().ungettext(singular, plural, n)  # type: ignore[attr-defined]
+
+
 def init_i18n(app: Flask, host: PluginHost) -> Babel:
     from pathlib import Path
 
@@ -65,4 +88,12 @@ def init_i18n(app: Flask, host: PluginHost) -> Babel:
     for _plugin, paths in host.call_each("register_translations"):
         directories.extend(str(p) for p in paths)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories)
-    return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    @app.before_request
+    def _wtforms_locale() -> None:
+        # Flask-WTF caches the catalogue on the request under this name; give it one that picks the right
+        # script when a message is translated (the locale is not known yet: no tenant or user is loaded).
+        request.wtforms_translations = _LazyWTFormsTranslations()  # type: ignore[attr-defined]
+
+    return babel

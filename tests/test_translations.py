@@ -38,3 +38,16 @@ def test_sign_in_page_speaks_the_visitors_language(app, tenant, client_as):
     assert 'lang="zh-Hant-TW"' in taiwan and "登入" in taiwan
     assert 'lang="zh-Hans-CN"' in mainland and "登录" in mainland
     assert 'lang="en"' in english and "Sign in" in english
+
+
+def test_form_errors_use_traditional_characters_for_taiwan(app, make_tenant, make_user, client_as):
+    tenant = make_tenant("acme", locale="zh_Hant")
+    user = make_user(tenant, groups=["administrators"])
+    client = client_as(user)
+    page = client.post(
+        "/account",
+        data={"form": "profile", "profile-name": "王小明", "profile-locale": "xx", "profile-timezone": ""},
+        headers={"Accept-Language": "zh-TW"},
+    ).get_data(as_text=True)
+    assert "不是有效的選擇。" in page  # WTForms' own message, in Traditional characters
+    assert "选择" not in page
