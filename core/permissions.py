@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, has_request_context, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, false, or_, select
 
@@ -24,6 +25,13 @@ from core.models.permissions import SCOPE_RANK, SCOPES
 F = TypeVar("F", bound=Callable[..., Any])
 
 ROLES = ("administrators", "sales", "service", "marketing", "readonly")
+
+SCOPE_LABELS = {
+    "none": _l("No access"),
+    "own": _l("Own records"),
+    "department": _l("Own departments' records"),
+    "all": _l("All records"),
+}
 
 
 # ------------------------------------------------------------------------------------------ registry
@@ -239,7 +247,7 @@ def explain(user: User, permission: str, obj: Any = None) -> Explanation:
     if not user.active:
         reasons.append(_("The account is deactivated: it holds no permission."))
     if not known:
-        reasons.append(_("No installed plugin declares the permission %(name)s.", name=permission))
+        reasons.append(_("No installed module declares the permission %(name)s.", name=permission))
     paths = []
     for path in grants.paths:
         if path.permission not in (permission, "*") or (path.superuser and not known):
@@ -265,9 +273,9 @@ def explain(user: User, permission: str, obj: Any = None) -> Explanation:
         department_name = getattr(type(obj), "__department_column__", None)
         reasons.append(
             _(
-                "The widest scope held is %(scope)s, and the record is owned by user %(owner)s in department "
-                "%(department)s, outside it.",
-                scope=scope,
+                "The record belongs to user #%(owner)s in department #%(department)s, outside the widest scope "
+                "held (%(scope)s).",
+                scope=str(SCOPE_LABELS.get(scope or "none", scope)).lower() if scope else "-",
                 owner=getattr(obj, owner_name) if owner_name else "-",
                 department=getattr(obj, department_name) if department_name else "-",
             )

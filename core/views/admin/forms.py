@@ -23,12 +23,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from core.forms import locale_choices, timezone_choices
 from core.i18n import LOCALES
 
-SCOPE_LABELS = {
-    "none": _l("No access"),
-    "own": _l("Own records"),
-    "department": _l("Own departments' records"),
-    "all": _l("All records"),
-}
 UNSCOPED_LABELS = {"none": _l("Not granted"), "all": _l("Granted")}
 
 

@@ -15,12 +15,12 @@ from core.audit import record
 from core.contributions import Permission
 from core.models import Department, DepartmentGroup, Grant, Group, User, UserDepartment, UserGroup
 from core.models.permissions import SCOPES
-from core.permissions import registry, requires
+from core.permissions import SCOPE_LABELS, registry, requires
 from core.plugins import CORE
 from core.themes import render
 from core.views.admin import bp
 from core.views.admin.common import SuperuserGuard, get_or_404, name_taken, paginate, pairs, user_by_email
-from core.views.admin.forms import SCOPE_LABELS, UNSCOPED_LABELS, GroupForm, MemberForm, PostForm
+from core.views.admin.forms import UNSCOPED_LABELS, GroupForm, MemberForm, PostForm
 
 PERMISSION = "admin.groups.manage"
 
