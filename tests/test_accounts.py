@@ -211,6 +211,18 @@ def test_a_password_reset_or_change_signs_out_every_other_session(app, acme, ali
     assert intruder.get("/").status_code == 302
 
 
+@pytest.mark.parametrize("own_host", [None, "crm.acme-corp.com.tw"])
+def test_a_forged_host_header_does_not_end_up_in_the_reset_mail(make_app, make_tenant, make_user, own_host):
+    app = make_app(DEFAULT_TENANT="acme")
+    acme = make_tenant("acme", host=own_host, use_app=app)
+    user = make_user(acme, use_app=app)
+    response = browser(app, host="evil.example").post("/password/forgot", data={"email": user.email})
+    assert response.status_code == 302  # the default tenant answered the forged host
+    body = app.extensions["crm.outbox"][-1].get_content()
+    assert "evil.example" not in body
+    assert f"http://{own_host or 'acme.crm.test'}/password/reset/" in body
+
+
 def test_reset_link_is_invalid_on_another_tenants_host(app, acme, alice, make_tenant, make_user):
     globex = make_tenant("globex")
     make_user(globex, email=alice.email)

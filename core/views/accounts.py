@@ -38,6 +38,17 @@ def password_token(user: User, purpose: str = "reset") -> str:
     return _serializer(purpose).dumps({"t": user.tenant_id, "u": user.id, "f": fingerprint})
 
 
+def tenant_link(endpoint: str, **values: Any) -> str:
+    """An absolute link for a mail, on the tenant's own host: never on a host the request merely claimed (a
+    forged Host header answered by the default tenant would otherwise receive the reset token)."""
+    tenant = g.tenant
+    base = (current_app.config.get("BASE_DOMAIN") or "").lower().strip(".")
+    own = [host for host in (tenant.host, f"{tenant.slug}.{base}" if base else None) if host]
+    if not own or request.host.split(":")[0].lower().rstrip(".") in own:
+        return url_for(endpoint, _external=True, **values)
+    return f"{request.scheme}://{own[0]}{url_for(endpoint, **values)}"
+
+
 def user_from_token(token: str, purpose: str, max_age: int) -> User | None:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
@@ -152,7 +163,7 @@ def forgot_password() -> Any:
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(User.email == email))
         if user is not None and user.active:
-            link = url_for("accounts.reset_password", token=password_token(user), _external=True)
+            link = tenant_link("accounts.reset_password", token=password_token(user))
             enqueue(
                 "core.mail:send_mail_job",
                 name="password reset mail",
