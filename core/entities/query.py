@@ -184,7 +184,8 @@ def _criterion(attr: Any, flt: Filter) -> ColumnElement:
     if flt.op == "ne":
         return attr.not_in(values)
     if flt.op == "contains":
-        return or_(*[attr.contains(v, autoescape=True) for v in values])
+        # icontains: PostgreSQL's LIKE is case-sensitive, SQLite's and MariaDB's (with a _ci collation) are not.
+        return or_(*[attr.icontains(v, autoescape=True) for v in values])
     comparisons = {"gte": attr.__ge__, "lte": attr.__le__, "gt": attr.__gt__, "lt": attr.__lt__}
     return and_(*[comparisons[flt.op](v) for v in values])
 

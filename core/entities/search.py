@@ -14,7 +14,8 @@ def criterion(entity: Entity, text: str) -> ColumnElement:
     conditions = []
     for word in words:
         conditions.append(
-            or_(*[getattr(entity.model, name).contains(word, autoescape=True) for name in entity.search_fields])
+            # icontains: the same case-insensitive match on PostgreSQL as on SQLite and MariaDB.
+            or_(*[getattr(entity.model, name).icontains(word, autoescape=True) for name in entity.search_fields])
         )
     from sqlalchemy import and_
 
