@@ -93,11 +93,19 @@ def _deliver(events: list[Event]) -> None:
                 tenant = handler_session.get(Tenant, evt.tenant_id)
             with tenant_context(tenant):
                 hooks = host().hooks_for(enabled_plugins(tenant))
-                hooks.handle_event(event=evt, tenant=tenant)
-                handler_session.commit()
+                arguments = {"event": evt, "tenant": tenant}
+                # Each plugin's handler on its own: one failing handler neither silences the others nor
+                # undoes what they wrote.
+                for impl in hooks.handle_event.get_hookimpls():
+                    try:
+                        impl.function(*[arguments[name] for name in impl.argnames])
+                        handler_session.commit()
+                    except Exception:
+                        handler_session.rollback()
+                        log.exception("handler of event %s in plugin %s failed", evt.name, impl.plugin_name)
         except Exception:
             handler_session.rollback()
-            log.exception("handler of event %s failed", evt.name)
+            log.exception("delivery of event %s failed", evt.name)
         finally:
             session_override.reset(token)
             _depth.reset(depth)

@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+import types
 
 import pytest
 from sqlalchemy import select, update
@@ -104,6 +105,35 @@ def test_events_emitted_by_a_request_reach_handlers_once_committed(events_app, m
     assert [(h["name"], h["context"], h["visible_notes"]) for h in HEARD] == [
         ("notes.note.created", "acme", ["from the web"])
     ]
+
+
+def grumpy_plugin(name):
+    """A plugin whose handler writes a row and then fails."""
+    grumpy = types.ModuleType(f"{name}_plugin")
+    grumpy.__file__ = __file__
+    grumpy.META = {"name": name}
+
+    def handle_event(event, tenant):
+        db.session.add(Note(title="grumpy was here"))
+        db.session.flush()
+        raise RuntimeError("grumpy handler failed")
+
+    grumpy.handle_event = hookimpl(handle_event)
+    return grumpy
+
+
+@pytest.mark.parametrize("grumpy", ["aaa_grumpy", "zzz_grumpy"])  # plugins register by name; called either side
+def test_a_failing_handler_does_not_keep_the_event_from_other_plugins(make_app, make_tenant, grumpy):
+    HEARD.clear()
+    app = make_app(plugins=[notes_plugin, sys.modules[__name__], grumpy_plugin(grumpy)])
+    acme = make_tenant("acme", use_app=app)
+    with app.app_context(), tenant_context(acme):
+        db.session.add(Note(title="the note"))
+        emit("notes.note.created", title="the note")
+        db.session.commit()
+    assert [h["payload"] for h in HEARD] == [{"title": "the note"}]
+    with app.app_context(), tenant_context(acme):
+        assert db.session.scalars(select(Note.title)).all() == ["the note"]
 
 
 # --------------------------------------------------------------------------------------------- audit
