@@ -24,7 +24,8 @@ from core.entities.definition import Entity
 from core.permissions import scoped
 
 MAX_LIMIT = 200
-RESERVED = {"q", "sort", "after", "before", "limit", "columns", "view", "format", "tag", "page"}
+MAX_IDS = 1000
+RESERVED = {"q", "sort", "after", "before", "limit", "columns", "view", "format", "tag", "page", "ids"}
 OPERATORS = {"eq", "ne", "gte", "lte", "gt", "lt", "contains", "empty"}
 
 
@@ -52,6 +53,7 @@ class ListQuery:
     after: str | None = None
     before: str | None = None
     limit: int = 25
+    ids: list[int] = field(default_factory=list)  # only these rows (the list's selection), when given
 
     @property
     def sort_key(self) -> str:
@@ -119,7 +121,7 @@ def sortable(entity: Entity) -> set[str]:
 
 
 def parse(entity: Entity, args: Mapping[str, Any], default_limit: int = 25) -> ListQuery:
-    """Read ``q``, ``sort``, ``after``/``before``, ``limit``, ``tag`` and ``<field>[__op]`` filters."""
+    """Read ``q``, ``sort``, ``after``/``before``, ``limit``, ``tag``, ``ids`` and ``<field>[__op]`` filters."""
     getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
     errors: dict[str, list[str]] = {}
     query = ListQuery(text=str(args.get("q", "") or "").strip()[:200])
@@ -137,6 +139,10 @@ def parse(entity: Entity, args: Mapping[str, Any], default_limit: int = 25) -> L
     query.after = args.get("after") or None
     query.before = args.get("before") or None
     query.tags = [t for t in getlist("tag") if t]
+    try:
+        query.ids = [int(v) for value in getlist("ids") for v in str(value).split(",") if v.strip()][:MAX_IDS]
+    except ValueError:
+        errors["ids"] = [_("Must be whole numbers.")]
 
     allowed = set(entity.filter_fields)
     for key in args:
@@ -197,6 +203,8 @@ def statement(entity: Entity, query: ListQuery, action: str = "view", user: Any 
     if trash:
         stmt = stmt.where(model.deleted_at.is_not(None)).execution_options(include_deleted=True)
     stmt = scoped(stmt, entity.permission(action), user, model=model)
+    if query.ids:
+        stmt = stmt.where(model.id.in_(query.ids))
     for flt in query.filters:
         if flt.field.startswith("cf_"):
             from core.entities import custom_fields
