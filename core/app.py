@@ -77,7 +77,9 @@ def _init_login(app: Flask) -> None:
 
     manager = LoginManager(app)
     manager.login_view = "accounts.login"
-    manager.session_protection = "strong"
+    # "basic" marks a session as not fresh when the IP or browser changes instead of signing the user out:
+    # phones switch networks all day.
+    manager.session_protection = "basic"
 
     @manager.user_loader
     def load_user(user_key: str) -> User | None:
@@ -103,8 +105,13 @@ def _register_contributions(app: Flask, host: PluginHost) -> None:
             owners.tables[model.__tablename__] = plugin
 
     from core.entities.registry import register_entities
+    from core.entities.routes import init_entity_pages
 
     register_entities(app, host)
+    init_entity_pages(app)
+    from core.api import init_api
+
+    init_api(app, host)
 
     for plugin, blueprints in host.call_each("register_blueprints"):
         for blueprint in blueprints:

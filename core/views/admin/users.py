@@ -19,7 +19,7 @@ from core.models import Department, Group, User, UserDepartment, UserGroup
 from core.permissions import requires
 from core.provisioning import ProvisioningError, create_user
 from core.themes import render
-from core.views.accounts import password_token
+from core.views.accounts import password_token, tenant_link
 from core.views.admin import bp
 from core.views.admin.common import (
     SuperuserGuard,
@@ -73,7 +73,7 @@ def users() -> Any:
 
 def send_invitation(user: User) -> str:
     """Queue the invitation mail for ``user`` and return the link it carries."""
-    link = url_for("accounts.accept_invitation", token=password_token(user, "invite"), _external=True)
+    link = tenant_link("accounts.accept_invitation", token=password_token(user, "invite"))
     days = max(1, int(current_app.config["INVITE_MAX_AGE"]) // 86400)
     with force_locale(user.locale or g.tenant.default_locale):
         subject = _("You are invited to %(tenant)s", tenant=g.tenant.name)
