@@ -21,9 +21,10 @@ def register_models() -> list[type]:
 
 @hookimpl
 def register_blueprints() -> list[Any]:
+    from core.api import views as api
     from core.views import accounts, admin, home
 
-    return [accounts.bp, home.bp, admin.bp]
+    return [accounts.bp, home.bp, admin.bp, api.bp]
 
 
 @hookimpl
@@ -125,4 +126,5 @@ def register_menu_items() -> list[MenuItem]:
             icon="list",
         ),
         MenuItem("account.settings", _l("My settings"), "accounts.settings", order=10, section="user", icon="user"),
+        MenuItem("account.tokens", _l("API tokens"), "api.tokens", order=20, section="user", icon="key"),
     ]

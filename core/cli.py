@@ -284,6 +284,66 @@ def users_set_password(email: str, slug: str, password: str) -> None:
     click.echo(f"Password of {email} set.")
 
 
+# ------------------------------------------------------------------------------------------ tokens
+
+
+@main.group()
+def tokens() -> None:
+    """Personal API tokens (the REST API under /api/v1/)."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--tenant", "slug", required=True)
+@click.option("--name", default="Command line", help="What the token is for.")
+def tokens_create(email: str, slug: str, name: str) -> None:
+    """Create an API token for a user and print it (it is shown only this once)."""
+    from core import db
+    from core.api.tokens import issue_token
+    from core.models import User
+    from core.tenancy import tenant_context
+
+    with tenant_context(_tenant(slug)):
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"no user {email} in {slug}")
+        if not user.active:
+            raise click.ClickException(f"{email} is deactivated in {slug}")
+        if not name.strip():
+            raise click.ClickException("the token needs a name")
+        token, secret = issue_token(user, name)
+        _commit()
+    click.echo(f"Created API token {token.prefix}... ({token.name}) for {user.email} in {slug}.")
+    click.echo("Copy it now, it is not shown again:")
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("prefix")
+@click.option("--tenant", "slug", required=True)
+def tokens_revoke(prefix: str, slug: str) -> None:
+    """Revoke the API token starting with PREFIX (the first 8 characters shown on the tokens page)."""
+    from core import db
+    from core.api.tokens import PREFIX_LENGTH, revoke_token
+    from core.models import ApiToken
+    from core.tenancy import tenant_context
+
+    prefix = prefix.strip().rstrip(".…")[:PREFIX_LENGTH]
+    if len(prefix) < PREFIX_LENGTH:
+        raise click.ClickException(f"give the first {PREFIX_LENGTH} characters of the token")
+    with tenant_context(_tenant(slug)):
+        found = db.session.scalars(
+            select(ApiToken).where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+        ).all()
+        if not found:
+            raise click.ClickException(f"no active API token starts with {prefix} in {slug}")
+        if len(found) > 1:
+            raise click.ClickException(f"{len(found)} active tokens start with {prefix}: revoke it on the tokens page")
+        revoke_token(found[0])
+        _commit()
+    click.echo(f"Revoked API token {prefix}... ({found[0].name}).")
+
+
 # ------------------------------------------------------------------------------------------ serving
 
 

@@ -2,8 +2,8 @@
 
 Fixtures: ``make_app(plugins=[...])``, ``app``, ``db``, ``make_tenant(slug, plugins=[...])``, ``tenant``,
 ``make_user(tenant, grants={"contacts.view": "own"}, departments=[...])``, ``client_as(user)``,
-``in_tenant(tenant)``. The database is SQLite unless ``CRM_TEST_DATABASE_URL`` names a PostgreSQL or MariaDB
-database, which is dropped and created afresh for the run.
+``api_as(user)``, ``in_tenant(tenant)``. The database is SQLite unless ``CRM_TEST_DATABASE_URL`` names a
+PostgreSQL or MariaDB database, which is dropped and created afresh for the run.
 """
 
 from __future__ import annotations
@@ -237,6 +237,33 @@ def client_as(app: Any) -> Callable[..., Any]:
         if user is not None:
             response = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
             assert response.status_code == 302, f"sign-in of {user.email} failed ({response.status_code})"
+        return client
+
+    return factory
+
+
+@pytest.fixture
+def api_as(app: Any) -> Callable[..., Any]:
+    """``api_as(user)``: a test client on the user's tenant host sending a new API token of the user
+    (``Authorization: Bearer ...``); the token's secret is ``client.token``."""
+
+    def factory(user: Any, use_app: Any = None, name: str = "tests") -> Any:
+        from core import db
+        from core.api.tokens import issue_token
+        from core.models import Tenant, User
+        from core.tenancy import tenant_context
+
+        target = use_app or app
+        with target.app_context():
+            tenant = db.session.get(Tenant, user.tenant_id)
+            with tenant_context(tenant):
+                _token, secret = issue_token(db.session.get(User, user.id), name)
+                db.session.commit()
+        target.test_client_class = TenantClient
+        client = target.test_client()
+        client.host = user.tenant_host
+        client.token = secret
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
         return client
 
     return factory

@@ -88,3 +88,45 @@ def describe(entity: Entity) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+REFERENCE_WIDGETS = ("user", "department")
+
+
+def reference_errors(entity: Entity, data: dict[str, Any]) -> dict[str, Any]:
+    """Errors for user and department ids in validated ``data`` that are not this tenant's (one query per kind).
+
+    Applies to the fields whose widget is ``user`` or ``department``, custom fields included (under ``custom``).
+    """
+    from flask_babel import gettext as _
+    from sqlalchemy import select
+
+    from core import db
+    from core.models import Department, User
+
+    models = {"user": User, "department": Department}
+    messages = {"user": _("No such user."), "department": _("No such department.")}
+    wanted: list[tuple[str | None, str, str, list[int]]] = []  # (container, name, widget, ids)
+    candidates = [(None, n, f) for n, f in editable_fields(schema_for(entity)).items()]
+    candidates += [(CUSTOM, k, f) for k, f in custom_field_map(entity).items()]
+    for container, name, field in candidates:
+        kind = widget(field)
+        source = (data.get(CUSTOM) or {}) if container else data
+        value = source.get(name) if isinstance(source, dict) else None
+        if kind not in REFERENCE_WIDGETS or value is None:
+            continue
+        ids = value if isinstance(value, list | tuple) else [value]
+        wanted.append((container, name, kind, [i for i in ids if i is not None]))
+    errors: dict[str, Any] = {}
+    for kind in REFERENCE_WIDGETS:
+        ids = {i for _c, _n, k, values in wanted if k == kind for i in values}
+        numbers = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+        if not ids:
+            continue
+        model = models[kind]
+        known = set(db.session.scalars(select(model.id).where(model.id.in_(numbers)))) if numbers else set()
+        for container, name, k, values in wanted:
+            if k == kind and set(values) - known:
+                target = errors.setdefault(container, {}) if container else errors
+                target[name] = [messages[kind]]
+    return errors

@@ -13,8 +13,10 @@ from core.models.permissions import (
 )
 from core.models.settings import TenantSetting
 from core.models.tenants import Tenant, TenantPlugin
+from core.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "Department",
     "DepartmentGroup",
