@@ -15,6 +15,7 @@ META = {"name": "core", "title": _l("Core"), "slots": ("home.dashboard",)}
 @hookimpl
 def register_models() -> list[type]:
     from core import models
+    from core.entities import search_index  # noqa: F401  (the search_tokens table and the listener that fills it)
 
     return [getattr(models, name) for name in models.__all__]
 
@@ -128,3 +129,11 @@ def register_menu_items() -> list[MenuItem]:
         MenuItem("account.settings", _l("My settings"), "accounts.settings", order=10, section="user", icon="user"),
         MenuItem("account.tokens", _l("API tokens"), "api.tokens", order=20, section="user", icon="key"),
     ]
+
+
+@hookimpl
+def search(query: str, user: Any, tenant: Any, limit: int) -> list[Any]:
+    """Global search over every registered entity of the plugins enabled in the tenant (core is always on)."""
+    from core.entities.search import global_search
+
+    return global_search(query, user, limit)

@@ -449,6 +449,39 @@ def quickstart(
         _gunicorn(host, port, 2, dev_cookies=True)
 
 
+# ------------------------------------------------------------------------------------------ search
+
+
+@main.group(name="search")
+def search_group() -> None:
+    """The search index behind the search box and list searches."""
+
+
+@search_group.command("reindex")
+@click.option("--tenant", "slug", default=None, help="Only this tenant (default: every tenant).")
+@click.option("--entity", "plural", default=None, help="Only this entity, by plural name (default: all).")
+@click.option("--batch", default=2000, show_default=True, help="Records read and written per transaction.")
+def search_reindex(slug: str | None, plural: str | None, batch: int) -> None:
+    """Rebuild the search index in batches (search keeps working meanwhile)."""
+    from core import db
+    from core.entities.registry import all_entities
+    from core.entities.search_index import reindex
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+
+    entities = all_entities()
+    if plural is not None and plural not in entities:
+        known = ", ".join(sorted(entities)) or "none"
+        raise click.ClickException(f"no entity is called {plural!r} (registered: {known})")
+    chosen = [entities[plural]] if plural else list(entities.values())
+    tenants = [_tenant(slug)] if slug else list(db.session.scalars(select(Tenant).order_by(Tenant.slug)))
+    for tenant in tenants:
+        with tenant_context(tenant):
+            for entity in chosen:
+                count = reindex(entity, batch=max(1, batch))
+                click.echo(f"{tenant.slug}\t{entity.plural}\t{count} records indexed")
+
+
 # ------------------------------------------------------------------------------------------ i18n
 
 
