@@ -85,6 +85,8 @@ def create(entity: Entity, data: Mapping[str, Any], user: Any = None) -> Any:
         record.created_by_id = user.id
     db.session.add(record)
     _apply(entity, record, data)
+    if hasattr(record, "owner_id") and record.owner_id is None:
+        record.owner_id = user.id  # an empty owner field means "me", not "nobody"
     db.session.flush()
     emit(_event(entity, "created"), id=record.id)
     return record
