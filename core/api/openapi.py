@@ -303,6 +303,11 @@ def _entity_components(spec: APISpec, entity: Entity, name: str) -> None:
     }
 
 
+def _summary(noun: str, verb: str) -> str:
+    """ "Items: list", as the permission labels read."""
+    return _("%(noun)s: %(verb)s", noun=noun, verb=verb)
+
+
 def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> None:
     label = str(entity.label_plural)
     record = _ref(name)
@@ -321,7 +326,7 @@ def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> N
             "get": {
                 "tags": [label],
                 "operationId": f"list_{entity.plural}",
-                "summary": _("List %(things)s", things=label),
+                "summary": _summary(label, _("list")),
                 "description": _(
                     "Needs %(perm)s; rows outside the user's scope are left out.", perm=entity.permission("view")
                 ),
@@ -346,7 +351,7 @@ def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> N
             "post": {
                 "tags": [label],
                 "operationId": f"create_{entity.plural}",
-                "summary": _("Create a %(thing)s", thing=str(entity.label)),
+                "summary": _summary(label, _("create")),
                 "description": _("Needs %(perm)s.", perm=entity.permission("create")),
                 "requestBody": {"required": True, **_json_content(record)},
                 "responses": {
@@ -362,7 +367,7 @@ def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> N
             "get": {
                 "tags": [label],
                 "operationId": f"get_{entity.plural}",
-                "summary": _("Read a %(thing)s", thing=str(entity.label)),
+                "summary": _summary(label, _("read one")),
                 "description": _("Needs %(perm)s.", perm=entity.permission("view")),
                 "parameters": [record_id],
                 "responses": {"200": {**single, **_json_content(record)}, **_error_responses(401, 403, 404)},
@@ -370,7 +375,7 @@ def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> N
             "patch": {
                 "tags": [label],
                 "operationId": f"update_{entity.plural}",
-                "summary": _("Change a %(thing)s", thing=str(entity.label)),
+                "summary": _summary(label, _("change one")),
                 "description": _(
                     "Needs %(perm)s. Send only the fields to change, and the version you read.",
                     perm=entity.permission("edit"),
@@ -389,7 +394,7 @@ def _entity_paths(spec: APISpec, entity: Entity, name: str, converter: Any) -> N
             "delete": {
                 "tags": [label],
                 "operationId": f"delete_{entity.plural}",
-                "summary": _("Move a %(thing)s to the trash", thing=str(entity.label)),
+                "summary": _summary(label, _("move one to the trash")),
                 "description": _("Needs %(perm)s. Administrators can restore it.", perm=entity.permission("delete")),
                 "parameters": [record_id, if_match],
                 "responses": {"204": {"description": _("Moved to the trash.")}, **_error_responses(401, 403, 404, 409)},

@@ -100,12 +100,12 @@ def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
         if prop.get("format"):
             kind = f"{kind} ({prop['format']})"
         if kind == "array" and prop.get("items", {}).get("type"):
-            kind = f"array of {prop['items']['type']}"
+            kind = f"array[{prop['items']['type']}]"
         choices = [c["value"] for c in prop.get("x-choices") or []] or list(prop.get("enum") or [])
         rows.append(
             {
                 "name": name,
-                "type": kind + (", null" if prop.get("nullable") else ""),
+                "type": kind + (" | null" if prop.get("nullable") else ""),
                 "required": name in required,
                 "read_only": bool(prop.get("readOnly")),
                 "title": prop.get("title", ""),
