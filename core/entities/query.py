@@ -287,6 +287,15 @@ def _after(attr: Any, model: type, descending: bool, cursor: list[Any]) -> Colum
     )
 
 
+def _before(attr: Any, model: type, descending: bool, cursor: list[Any]) -> ColumnElement:
+    """Rows that come before ``cursor`` in the forward order (NULLs last), for a "previous page"."""
+    is_null, value, last_id = cursor
+    earlier = (lambda c, v: c > v) if descending else (lambda c, v: c < v)
+    if is_null:
+        return or_(attr.is_not(None), and_(attr.is_(None), earlier(model.id, last_id)))
+    return and_(attr.is_not(None), or_(earlier(attr, value), and_(attr == value, earlier(model.id, last_id))))
+
+
 def fetch_page(entity: Entity, query: ListQuery, action: str = "view", user: Any = None, trash: bool = False) -> Page:
     """One page of rows and the cursors of the pages after and before it."""
     model = entity.model
@@ -297,7 +306,7 @@ def fetch_page(entity: Entity, query: ListQuery, action: str = "view", user: Any
     if query.after:
         stmt = stmt.where(_after(attr, model, query.descending, _decode(query.after)))
     elif query.before:
-        stmt = stmt.where(_after(attr, model, not query.descending, _decode(query.before)))
+        stmt = stmt.where(_before(attr, model, query.descending, _decode(query.before)))
     if backwards:
         # Walking backwards NULLs come first: they were last going forwards.
         direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
