@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from core import db
 from core.entities.definition import Entity, Section
-from core.entities.schemas import CUSTOM, custom_field_map, field_label, schema_for, widget
+from core.entities.schemas import CUSTOM, custom_field_map, field_label, is_nested, schema_for, widget
 
 CUSTOM_COLUMN = "cf_"
 TAG_SPLIT = re.compile(r"[,，、;；]")
@@ -168,7 +168,7 @@ def entity_fields(entity: Entity, partial: bool = False) -> EntityFields:
     schema = schema_for(entity, partial=partial)
     specs: dict[str, FieldSpec] = {}
     for name, f in schema.fields.items():
-        if name in HIDDEN_COLUMNS or f.load_only:
+        if name in HIDDEN_COLUMNS or f.load_only or is_nested(f):
             continue
         specs[name] = _spec(name, f, custom=False)
     for key, f in custom_field_map(entity).items():

@@ -66,8 +66,15 @@ def widget(field: fields.Field) -> str:
     return "choice" if field.metadata.get("choices") else "text"
 
 
+def is_nested(field: fields.Field) -> bool:
+    """Whether a field holds nested records (a contact's e-mail addresses as a list of objects). Such fields are
+    read and written through the API only; pages and imports use the entity's flat fields."""
+    return isinstance(field, fields.Nested) or isinstance(getattr(field, "inner", None), fields.Nested)
+
+
 def editable_fields(schema: Schema) -> dict[str, fields.Field]:
-    return {name: f for name, f in schema.fields.items() if not f.dump_only and name != CUSTOM}
+    """Fields a form or an import fills in: not dump-only, not custom (listed separately), not nested."""
+    return {name: f for name, f in schema.fields.items() if not f.dump_only and name != CUSTOM and not is_nested(f)}
 
 
 def describe(entity: Entity) -> list[dict[str, Any]]:
