@@ -53,18 +53,54 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
+def _sample_items(admin_id: int) -> list[Any]:
+    """Rows for the test entity's pages: long Chinese and English names, e-mails, amounts, dates, every status."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from tests.items_plugin.models import Item
+
+    names = [
+        "關係貿易股份有限公司 北區業務部 年度採購合約",
+        "Kaohsiung Harbour Logistics International Holdings Co., Ltd. annual maintenance renewal",
+        "台積電供應鏈 導入專案 第二期",
+        "short",
+    ]
+    statuses = ["open", "won", "lost"]
+    return [
+        Item(
+            name=f"{names[n % len(names)]} #{n}",
+            email=f"procurement.department.contact{n}@very-long-company-domain-name.example.com.tw",
+            phone=f"+886 2 2712 {n:04d}",
+            amount=Decimal(1234567) + n,
+            due=dt.date(2026, 1 + n % 12, 1 + n % 28),
+            status=statuses[n % len(statuses)],
+            notes="第一行\nSecond line with a very long unbroken token " + "x" * 80,
+            owner_id=admin_id,
+        )
+        for n in range(30)  # more than one page
+    ]
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app served by werkzeug (threaded) on 127.0.0.1 and a free port, in a background thread."""
+    """The app served by werkzeug (threaded) on 127.0.0.1 and a free port, in a background thread.
+
+    Its plugins are the installed ones plus the test suite's entity plugin (``tests.items_plugin``), so the
+    generated list, detail and form pages of the entity framework are in the menu whatever modules are installed.
+    """
     from werkzeug.serving import make_server
 
     from core import db
     from core.app import create_app
+    from core.db import Base
     from core.demo import load_demo_data
     from core.migrate import upgrade
+    from core.plugins import discover
     from core.provisioning import create_tenant, create_user
     from core.tenancy import tenant_context
     from core.testing import TEST_CONFIG
+    from tests.items_plugin import plugin as items_plugin
 
     database = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
     app = create_app(
@@ -73,14 +109,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "DATABASE_URL": f"sqlite:///{database}",
             "WTF_CSRF_ENABLED": True,  # the real sign-in form, token and all
             "DEFAULT_TENANT": None,
-        }
+        },
+        plugins=[*discover(), items_plugin],
     )
     with app.app_context():
-        upgrade(app)
+        upgrade(app)  # what `crm db upgrade` does
+        Base.metadata.create_all(app.extensions["crm.db"].engine)  # the test plugin's table (it has no migration)
         tenant = create_tenant("browser", "關係貿易股份有限公司 Guanxi Trading Co., Ltd.", host="127.0.0.1")
         db.session.commit()
         with tenant_context(tenant):
-            create_user(ADMIN_EMAIL, password=ADMIN_PASSWORD, name="系統管理員", groups=["administrators"])
+            admin = create_user(ADMIN_EMAIL, password=ADMIN_PASSWORD, name="系統管理員", groups=["administrators"])
+            db.session.add_all(_sample_items(admin.id))
             db.session.commit()
         load_demo_data(tenant)
 

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+MIN_TARGET = 44  # CSS pixels: the smallest height of anything a finger has to hit
+# The visible elements matching a selector, each with a short description and its height.
+MEASURE = """(selector) => Array.from(document.querySelectorAll(selector))
+  .filter(el => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== "hidden"
+      && !el.closest(".visually-hidden");
+  })
+  .map(el => ({
+    what: el.tagName.toLowerCase() + " " + (el.innerText || el.value || el.name || el.getAttribute("href") || "")
+      .trim().replace(/\\s+/g, " ").slice(0, 60),
+    height: el.getBoundingClientRect().height,
+  }))"""
 
 
 @dataclass
@@ -76,3 +91,22 @@ def off_screen_menu_entries(page: Any) -> list[str]:
             return box.width === 0 || box.left < 0 || box.right > document.documentElement.clientWidth + 0.5;
         }).map(el => el.textContent.trim())"""
     )
+
+
+def page_kind(path: str) -> str:
+    """Pages of one kind share a template: ``/items/12`` and ``/items/7`` are both ``/items/N``."""
+    return re.sub(r"/\d+(?=/|$)", "/N", urlsplit(path).path)
+
+
+def links_in_main(page: Any, server: LiveServer) -> list[str]:
+    """Same-site links of the page's <main>, as paths, in page order, without downloads or in-page anchors."""
+    hrefs = page.locator("main a[href]:not([download])").evaluate_all("links => links.map(a => a.href)")
+    paths: list[str] = []
+    for href in hrefs:
+        parts = urlsplit(href)
+        if parts.hostname != "127.0.0.1" or parts.path.startswith("/api/"):
+            continue
+        path = server.path(href)
+        if path not in paths:
+            paths.append(path)
+    return paths

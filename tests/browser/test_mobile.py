@@ -9,27 +9,23 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import horizontal_overflow, menu_links, off_screen_menu_entries, open_menu, sign_in
+from tests.browser.helpers import (
+    MEASURE,
+    MIN_TARGET,
+    horizontal_overflow,
+    menu_links,
+    off_screen_menu_entries,
+    open_menu,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
-MIN_TARGET = 44  # CSS pixels
 TARGETS = (
     "#main-menu > summary, nav.menu a, nav.menu button, .topbar a, .topbar input, "
     "main button, main a.button, main select, main textarea, .field-check label, "
     "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
 )
-MEASURE = """(selector) => Array.from(document.querySelectorAll(selector))
-  .filter(el => {
-    const box = el.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== "hidden"
-      && !el.closest(".visually-hidden");
-  })
-  .map(el => ({
-    what: el.tagName.toLowerCase() + " " + (el.innerText || el.value || el.name || el.getAttribute("href") || "")
-      .trim().replace(/\\s+/g, " ").slice(0, 60),
-    height: el.getBoundingClientRect().height,
-  }))"""
 
 
 def check_page(page: Any, path: str, problems: list[str]) -> None:
