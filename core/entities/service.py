@@ -80,13 +80,12 @@ def create(entity: Entity, data: Mapping[str, Any], user: Any = None) -> Any:
     user = user or current_user
     record = entity.model()
     if hasattr(record, "owner_id") and data.get("owner_id") is None:
-        record.owner_id = user.id
+        record.owner_id = user.id  # an empty owner means the creator, not nobody
+        data = {key: value for key, value in data.items() if key != "owner_id"}
     if hasattr(record, "created_by_id"):
         record.created_by_id = user.id
     db.session.add(record)
     _apply(entity, record, data)
-    if hasattr(record, "owner_id") and record.owner_id is None:
-        record.owner_id = user.id  # an empty owner field means "me", not "nobody"
     db.session.flush()
     emit(_event(entity, "created"), id=record.id)
     return record

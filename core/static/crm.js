@@ -34,6 +34,20 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 
+  // "Select all on this page" ticks every row checkbox of its form (the server also reads it without this).
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var name = all.getAttribute("data-select-all");
+    var boxes = all.form ? all.form.querySelectorAll('input[type="checkbox"][name="' + name + '"]') : [];
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+    });
+    boxes.forEach(function (box) {
+      box.addEventListener("change", function () {
+        if (!box.checked) { all.checked = false; }
+      });
+    });
+  });
+
   // Progress bars poll their job until it finishes.
   document.querySelectorAll("[data-job-url]").forEach(function (box) {
     var bar = box.querySelector("progress");
