@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, ngettext
@@ -58,8 +58,12 @@ BULK_ACTIONS = {
     "add_tag": ("edit", _l("Add a tag")),
     "remove_tag": ("edit", _l("Remove a tag")),
     "delete": ("delete", _l("Move to the trash")),
-    "export": ("export", _l("Export")),
+    "export": ("export", _l("Export as CSV")),
+    "export_xlsx": ("export", _l("Export as Excel")),
 }
+# Pages that other parts of the kernel add under the entity's URL: the first endpoint found is linked.
+EXPORT_ENDPOINTS = ("{prefix}.export", "{prefix}_io.export")
+IMPORT_ENDPOINTS = ("{prefix}.import_upload", "{prefix}_io.import_upload")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -72,6 +76,23 @@ def endpoint(entity: Entity, name: str) -> str:
 
 def has_endpoint(entity: Entity, name: str) -> bool:
     return endpoint(entity, name) in current_app.view_functions
+
+
+def _first_endpoint(entity: Entity, candidates: Iterable[str]) -> str | None:
+    for candidate in candidates:
+        name = candidate.format(prefix=entity.endpoint_prefix)
+        if name in current_app.view_functions:
+            return name
+    return None
+
+
+def export_endpoint(entity: Entity) -> str | None:
+    """The entity's export page (``<prefix>.export`` or the import/export blueprint's), if one is served."""
+    return _first_endpoint(entity, EXPORT_ENDPOINTS)
+
+
+def import_endpoint(entity: Entity) -> str | None:
+    return _first_endpoint(entity, IMPORT_ENDPOINTS)
 
 
 def templates(entity: Entity, page: str) -> list[str]:
@@ -409,11 +430,18 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
         for name, (action, label) in BULK_ACTIONS.items()
         if has_permission(entity.permission(action))
         and (name != "assign_owner" or owned)
-        and (name != "export" or has_endpoint(entity, "export"))
+        and (not name.startswith("export") or export_endpoint(entity) is not None)
     ]
-    export_url = None
-    if has_endpoint(entity, "export") and has_permission(entity.permission("export")):
-        export_url = url_for(endpoint(entity, "export"), **_args_without("after", "before", "view").to_dict(False))
+    export_urls: list[tuple[str, str]] = []
+    exporter = export_endpoint(entity)
+    if exporter and has_permission(entity.permission("export")):
+        args = _args_without("after", "before", "view", "format").to_dict(flat=False)
+        export_urls = [
+            (_("Export as CSV"), url_for(exporter, **args, format="csv")),
+            (_("Export as Excel"), url_for(exporter, **args, format="xlsx")),
+        ]
+    importer = import_endpoint(entity)
+    import_url = url_for(importer) if importer and has_permission(entity.permission("import")) else None
     view_id = request.args.get("view", type=int)
     filters = _filter_fields(entity, form, users, depts)
     available = [(key, spec.label) for key, spec in form.specs.items() if key != entity.title_field]
@@ -454,7 +482,8 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
         "can_delete": has_permission(entity.permission("delete")),
         "bulk_actions": bulk,
         "owners": [p for p in users.values() if p.active],
-        "export_url": export_url,
+        "export_urls": export_urls,
+        "import_url": import_url,
         "current_url": request.full_path.rstrip("?"),
         "query_string": request.query_string.decode("utf-8", "replace"),
         "list_url": url_for(endpoint(entity, "list")),
@@ -878,11 +907,17 @@ def bulk(entity: Entity) -> Any:
     visible = lq.statement(entity, lq.ListQuery(ids=ids), "view").with_only_columns(model.id)
     if not list(db.session.scalars(visible)):
         abort(404)  # none of them exists here, or none is in reach: as a detail page would answer
-    if action == "export":
-        if not has_endpoint(entity, "export"):
+    if action.startswith("export"):
+        exporter = export_endpoint(entity)
+        if exporter is None:
             abort(404)
+        shown = MultiDict(parse_qsl(urlsplit(back).query))  # the columns and order the user was looking at
         args = MultiDict([("ids", str(i)) for i in ids])
-        return redirect(url_for(endpoint(entity, "export"), **args.to_dict(flat=False)), code=303)
+        for key in ("columns", "sort"):
+            for value in shown.getlist(key):
+                args.add(key, value)
+        args.add("format", "xlsx" if action == "export_xlsx" else "csv")
+        return redirect(url_for(exporter, **args.to_dict(flat=False)), code=303)
 
     allowed = lq.ListQuery(ids=ids, sort="id")
     skipped_note = _("skipped: outside what you may change")
