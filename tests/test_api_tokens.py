@@ -219,3 +219,24 @@ def test_cli_creates_and_revokes_tokens(acme, make_user, app, in_tenant):
     unknown = runner.invoke(crm, ["tokens", "create", "nobody@acme.example.com", "--tenant", "acme"])
     assert unknown.exit_code == 1 and "no user" in unknown.output
     assert runner.invoke(crm, ["tokens", "create", user.email, "--tenant", "nowhere"]).exit_code == 1
+
+
+def test_a_bearer_token_wins_over_the_session_cookie_it_comes_with(csrf_app, make_tenant, make_user, api_as):
+    acme = make_tenant("acme", use_app=csrf_app)
+    browser_user = make_user(acme, grants=ALL, use_app=csrf_app)
+    robot_owner = make_user(acme, grants=ALL, use_app=csrf_app)
+    csrf_app.test_client_class = TenantClient
+    browser = csrf_app.test_client()
+    browser.host = browser_user.tenant_host
+    token = _csrf_token(browser.get("/login").get_data(as_text=True))
+    browser.post("/login", data={"email": browser_user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    secret = api_as(robot_owner, use_app=csrf_app).token
+
+    headers = {"Authorization": f"Bearer {secret}"}
+    created = browser.post("/api/v1/items", json={"name": "Whose?"}, headers=headers)
+    assert created.status_code == 201  # no CSRF token needed: the request is the token's
+    assert created.get_json()["owner_id"] == robot_owner.id
+
+    bad = browser.get("/api/v1/items", headers={"Authorization": "Bearer gx_revoked-or-made-up"})
+    assert bad.status_code == 401  # a wrong token is not silently replaced by the session
+    assert browser.get("/api/v1/items").status_code == 200  # the session alone still reads

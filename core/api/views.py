@@ -19,12 +19,13 @@ from wtforms.validators import DataRequired, Length
 from core import db
 from core.api.errors import api_authenticated, plain
 from core.api.openapi import build_spec
-from core.api.tokens import issue_token, revoke_token
+from core.api.tokens import issue_token, prefer_bearer, revoke_token
 from core.models import ApiToken
 from core.permissions import authenticated
 from core.themes import render
 
 bp = Blueprint("api", __name__)
+bp.before_request(prefer_bearer)
 
 SEARCH_LIMIT = 10
 SEARCH_MAX = 50

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from core import db
 from core.api.errors import api_requires, error, plain, validation_errors
-from core.api.tokens import check_csrf
+from core.api.tokens import check_csrf, prefer_bearer
 from core.entities import query as queries
 from core.entities import service
 from core.entities.definition import Entity
@@ -227,6 +227,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
 def blueprint_for(entity: Entity) -> Blueprint:
     """The API blueprint of one entity: ``/api/v1/<plural>`` and ``/api/v1/<plural>/<id>``."""
     bp = Blueprint(f"{entity.endpoint_prefix}_api", __name__, url_prefix=f"{API_PREFIX}/{entity.plural}")
+    bp.before_request(prefer_bearer)
     bp.before_request(check_csrf)
     defaults = _views(entity)
     for endpoint, (rule, method, action) in ROUTES.items():
