@@ -118,8 +118,9 @@ def test_validation_errors_name_the_fields(acme, make_user, api_as, in_tenant):
     assert response.status_code == 422 and set(response.get_json()["errors"]) == {"name"}
     assert api.get(f"/api/v1/items/{item_id}").get_json()["name"] == "Kept"
 
-    response = api.patch(f"/api/v1/items/{item_id}", json={"version": "three"})
-    assert response.status_code == 422 and set(response.get_json()["errors"]) == {"version"}
+    for version in ("three", 1.5, True):
+        response = api.patch(f"/api/v1/items/{item_id}", json={"version": version})
+        assert response.status_code == 422 and set(response.get_json()["errors"]) == {"version"}, version
 
 
 def test_users_and_departments_of_another_tenant_are_refused(acme, make_tenant, make_user, api_as, in_tenant):

@@ -83,12 +83,11 @@ def _version(body: dict[str, Any]) -> tuple[int | None, dict[str, list[str]] | N
         raw = header.removeprefix("W/").strip('"') if header and header != "*" else None
     if raw is None:
         return None, None
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        return int(raw), None
-    except (TypeError, ValueError):
-        return None, {"version": [_("Must be a whole number.")]}
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw, None
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip()), None
+    return None, {"version": [_("Must be a whole number.")]}
 
 
 def _load(entity: Entity, body: dict[str, Any], partial: bool) -> tuple[dict[str, Any] | None, Any]:
