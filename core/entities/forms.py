@@ -58,7 +58,8 @@ class FieldSpec:
     widget: str
     field: fields.Field
     required: bool = False
-    editable: bool = True
+    editable: bool = True  # the generic form has an input for it
+    simple: bool = True  # one value the kernel shows and edits; False for nested records (a plugin's own widget)
     allow_none: bool = True
     help: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)
@@ -83,7 +84,12 @@ class FieldSpec:
             return (getattr(record, CUSTOM, None) or {}).get(self.source)
         if self.widget == "tags" and tags is not None:
             return tags.get(record.id, [])
-        return getattr(record, self.source, None)
+        if not self.simple or self.field.attribute is None and not hasattr(record, self.source):
+            try:  # nested records, or a value the schema computes (fields.Function, fields.Method)
+                return self.field.serialize(self.source, record)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                return None
+        return getattr(record, self.field.attribute or self.source, None)
 
 
 def _choices(f: fields.Field) -> list[tuple[str, str]]:
@@ -98,10 +104,13 @@ def _choices(f: fields.Field) -> list[tuple[str, str]]:
     return result
 
 
+def _nested(f: fields.Field) -> bool:
+    return isinstance(f, fields.Nested) or (isinstance(f, fields.List) and isinstance(f.inner, fields.Nested))
+
+
 def _spec(name: str, f: fields.Field, custom: bool) -> FieldSpec:
     kind = widget(f)
-    if kind not in WIDGETS:
-        kind = "text"
+    simple = kind in WIDGETS and not _nested(f)
     return FieldSpec(
         key=f"{CUSTOM_COLUMN}{name}" if custom else name,
         source=name,
@@ -110,7 +119,8 @@ def _spec(name: str, f: fields.Field, custom: bool) -> FieldSpec:
         widget=kind,
         field=f,
         required=bool(f.required),
-        editable=not f.dump_only,
+        editable=simple and not f.dump_only,
+        simple=simple,
         allow_none=bool(f.allow_none),
         help=str(f.metadata.get("help") or (_("Separate tags with commas.") if kind == "tags" else "")),
         choices=_choices(f),

@@ -161,6 +161,7 @@ class Shown:
     href: str | None = None
     badges: list[str] = field(default_factory=list)
     empty: bool = False
+    lines: list[str] = field(default_factory=list)  # nested records, one per line
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -197,6 +198,11 @@ class Formatter:
         if value is None or value == "" or value == []:
             return Shown(empty=True)
         kind = spec.widget
+        if isinstance(value, dict) or (isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value)):
+            items = [value] if isinstance(value, dict) else list(value)
+            lines = [_summary(item) for item in items]
+            lines = [line for line in lines if line]
+            return Shown("; ".join(lines), lines=lines) if lines else Shown(empty=True)
         if kind == "bool":
             return Shown(_("Yes") if value in (True, "true", "True", 1, "1") else _("No"))
         if kind == "money":
@@ -246,6 +252,21 @@ class Formatter:
         if short and len(text) > 120:
             text = text[:119] + "…"
         return Shown(text)
+
+
+def _summary(item: Any) -> str:
+    """One nested record as a line: its filled-in values, ids and flags left out."""
+    if not isinstance(item, dict):
+        return str(item)
+    parts = [
+        str(value)
+        for key, value in item.items()
+        if value not in (None, "", [], {})
+        and not isinstance(value, bool | dict | list)
+        and key != "id"
+        and not str(key).endswith("_id")
+    ]
+    return " · ".join(parts)
 
 
 def _ids_in(specs: Iterable[FieldSpec], records: Iterable[Any], kind: str) -> set[int]:
@@ -358,7 +379,9 @@ def chosen_columns(entity: Entity, form: EntityFields, args: Mapping[str, Any]) 
     """The columns asked for (``columns``, repeated or comma-separated), else the entity's list columns."""
     getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
     asked = [part for value in getlist("columns") for part in str(value).split(",") if part]
-    keys = [key for key in asked if key in form.specs or lq.column(entity, key) is not None]
+    keys = [
+        key for key in asked if (key in form.specs and form.specs[key].simple) or lq.column(entity, key) is not None
+    ]
     if not keys:
         keys = [key for key in entity.list_columns if key in form.specs or lq.column(entity, key) is not None]
     if not keys:
@@ -444,7 +467,7 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
     import_url = url_for(importer) if importer and has_permission(entity.permission("import")) else None
     view_id = request.args.get("view", type=int)
     filters = _filter_fields(entity, form, users, depts)
-    available = [(key, spec.label) for key, spec in form.specs.items() if key != entity.title_field]
+    available = [(key, spec.label) for key, spec in form.specs.items() if key != entity.title_field and spec.simple]
     context = {
         "entity": entity,
         "form": form,
