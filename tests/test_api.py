@@ -228,6 +228,9 @@ def test_filters_sort_search_tags_and_count(acme, make_user, api_as, in_tenant):
     assert names("q=gam") == ["Gamma"]
     assert names("sort=-amount") == ["Alpha", "Gamma", "Beta", "Delta"]  # no amount: last
 
+    every = {row["name"]: row["id"] for row in api.get("/api/v1/items").get_json()["data"]}
+    assert names(f"ids={every['Alpha']},{every['Delta']}&sort=name") == ["Alpha", "Delta"]
+
     counted = api.get("/api/v1/items?status=won&count=1&limit=1").get_json()
     assert counted["meta"] == {"count": 2, "limit": 1} and len(counted["data"]) == 1
     assert "count" not in api.get("/api/v1/items").get_json()["meta"]

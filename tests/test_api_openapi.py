@@ -54,7 +54,9 @@ def test_the_document_is_valid_openapi_3_and_describes_every_operation(acme, mak
     assert "required" not in patch and patch["properties"]["version"]["type"] == "integer"
 
     params = {p["name"]: p for p in spec["paths"]["/api/v1/items"]["get"]["parameters"]}
-    assert {"q", "sort", "limit", "after", "before", "tag", "count", "status", "amount__gte", "due__lt"} <= set(params)
+    assert {"q", "sort", "limit", "ids", "after", "before", "tag", "count", "status", "amount__gte", "due__lt"} <= set(
+        params
+    )
     assert "-name" in params["sort"]["schema"]["enum"] and "secret" not in params["sort"]["schema"]["enum"]
     assert "status__contains" in params and "amount__contains" not in params
     assert params["due"]["schema"] == {"type": "string", "format": "date"}

@@ -159,6 +159,11 @@ def _list_params(entity: Entity, converter: Any) -> list[dict[str, Any]]:
             {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT, "default": 25},
             _("Rows per page."),
         ),
+        _param(
+            "ids",
+            {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"},
+            _("Only these records: ids separated by commas (at most %(n)d).", n=queries.MAX_IDS),
+        ),
         _param("after", {"type": "string"}, _("Cursor of the next page: copy it from links.next.")),
         _param("before", {"type": "string"}, _("Cursor of the previous page: copy it from links.prev.")),
         _param(
