@@ -412,7 +412,7 @@ def test_every_entity_page_belongs_to_the_entity_plugin(items_app):
     assert {"items_items.delete", "items_items.trash", "items_items.restore", "items_items.bulk"} <= endpoints
 
 
-def override_plugin(tmp_path, templates=None, views=None, panels=False):
+def override_plugin(tmp_path, templates=None, views=None, panels=False, schema=None):
     """The items plugin again, with template or view overrides, and templates of its own in ``tmp_path``."""
     import dataclasses
 
@@ -441,7 +441,10 @@ def override_plugin(tmp_path, templates=None, views=None, panels=False):
 
     def register_entities():
         [entity] = items_plugin.register_entities()
-        return [dataclasses.replace(entity, templates=templates or {}, views=views or {})]
+        changes = {"templates": templates or {}, "views": views or {}}
+        if schema is not None:
+            changes["schema"] = schema
+        return [dataclasses.replace(entity, **changes)]
 
     module.register_entities = hookimpl(register_entities)
     if panels:
@@ -526,3 +529,42 @@ def test_forms_need_the_csrf_token(make_app, make_tenant, make_user, client_as, 
 
         with tenant_context(acme):
             assert db.session.scalar(select(func.count(Item.id))) == 1
+
+
+def test_nested_and_computed_fields_are_shown_but_left_out_of_forms(
+    make_app, make_tenant, make_user, client_as, tmp_path
+):
+    from marshmallow import Schema, fields
+
+    from tests.items_plugin.schemas import ItemSchema
+
+    class PartSchema(Schema):
+        id = fields.Integer()
+        label = fields.String()
+        quantity = fields.Integer()
+
+    class RichSchema(ItemSchema):
+        parts = fields.List(
+            fields.Nested(PartSchema), load_default=None, metadata={"label": "Parts", "widget": "parts"}
+        )
+        lines = fields.Function(
+            lambda item: [{"id": 7, "label": "Bolt", "quantity": 3}], dump_only=True, metadata={"label": "Lines"}
+        )
+        shout = fields.Method("loud", dump_only=True, metadata={"label": "Shout"})
+
+        def loud(self, item):
+            return item.name.upper()
+
+    app = make_app(plugins=[override_plugin(tmp_path, schema=RichSchema)])
+    acme = make_tenant("acme", use_app=app)
+    client = client_as(make_user(acme, grants=ALL, use_app=app), use_app=app)
+    item_id = new_item(client, name="Bolts")
+    form = text(client.get(f"/items/items/{item_id}/edit"))
+    assert 'name="parts"' not in form and 'name="lines"' not in form and 'name="shout"' not in form
+    detail = text(client.get(f"/items/items/{item_id}"))
+    assert '<ul class="plain-list"><li>Bolt · 3</li></ul>' in detail
+    assert ">BOLTS</dd>" in detail
+    saved = client.post(f"/items/items/{item_id}/edit", data={"name": "Nuts", "status": "open", "version": "1"})
+    assert saved.status_code == 302
+    listing = text(client.get("/items/items/?columns=parts&columns=lines"))
+    assert 'id="column-parts"' not in listing and '<th scope="col">Parts</th>' not in listing  # not list columns

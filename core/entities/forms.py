@@ -86,9 +86,10 @@ class FieldSpec:
             return tags.get(record.id, [])
         if not self.simple or self.field.attribute is None and not hasattr(record, self.source):
             try:  # nested records, or a value the schema computes (fields.Function, fields.Method)
-                return self.field.serialize(self.source, record)
+                value = self.field.serialize(self.source, record)
             except (AttributeError, KeyError, TypeError, ValueError):
                 return None
+            return None if value is missing else value
         return getattr(record, self.field.attribute or self.source, None)
 
 
