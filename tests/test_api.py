@@ -429,3 +429,60 @@ def test_global_search_endpoint(acme, make_user, api_as, client_as):
 
     blind = api_as(make_user(acme))  # no grant on items: their hits are not shown
     assert blind.get("/api/v1/search?q=Taipei").get_json()["data"] == []
+
+
+# ------------------------------------------------------------------------------------------- overrides
+
+
+def _special_plugin():
+    """A plugin whose entity replaces two API endpoints: one keeps its permission, one declares another."""
+    import types
+
+    from flask import jsonify
+
+    from core.api.errors import api_requires
+    from core.entities import Entity, entity_permissions
+    from core.entities.api import dump
+    from core.hooks import hookimpl
+    from tests.items_plugin.schemas import ItemSchema
+
+    def get_one(entity, record_id):
+        return jsonify({"entity": entity.plural, "asked": record_id})
+
+    @api_requires("special.item.export")
+    def list_all(entity):
+        return jsonify({"data": dump(entity, [])})
+
+    plugin = types.ModuleType("special_plugin")
+    plugin.__file__ = __file__
+    plugin.META = {"name": "special"}
+    plugin.register_entities = hookimpl(
+        lambda: [
+            Entity(
+                name="special",
+                plural="specials",
+                model=Item,
+                schema=ItemSchema,
+                label="Special",
+                label_plural="Specials",
+                permission_prefix="special.item",
+                views={"api.get": get_one, "api.list": list_all},
+            )
+        ]
+    )
+    plugin.register_permissions = hookimpl(lambda: entity_permissions("special.item", "Specials"))
+    return plugin
+
+
+def test_a_plugin_replaces_an_endpoint_and_keeps_or_declares_its_permission(make_app, make_tenant, make_user, api_as):
+    app = make_app(plugins=[items_plugin, _special_plugin()])
+    acme = make_tenant("acme", use_app=app)
+    viewer = api_as(make_user(acme, grants={"special.item.view": "all"}, use_app=app), use_app=app)
+    assert viewer.get("/api/v1/specials/7").get_json() == {"entity": "specials", "asked": 7}
+    assert viewer.get("/api/v1/specials").status_code == 403  # its own permission: export
+
+    exporter = api_as(make_user(acme, grants={"special.item.export": "all"}, use_app=app), use_app=app)
+    assert exporter.get("/api/v1/specials").get_json() == {"data": []}
+    assert exporter.get("/api/v1/specials/7").status_code == 403  # the endpoint's permission: view
+    viewer.environ_base.pop("HTTP_AUTHORIZATION")
+    assert viewer.get("/api/v1/specials/7").status_code == 401

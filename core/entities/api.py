@@ -4,12 +4,13 @@ One blueprint per entity, named ``<plugin>_<plural>_api`` and owned by the entit
 disabled every endpoint answers 404. Reads go through :mod:`core.entities.query` and writes through
 :mod:`core.entities.service`: record scopes apply in SQL, another tenant's or an out-of-scope record is 404, a
 user with no grant at all gets 403. A plugin replaces one endpoint by putting a view in ``Entity.views`` under
-``"api.list"``, ``"api.get"``, ``"api.create"``, ``"api.update"`` or ``"api.delete"``; the kernel still wraps it
-with the permission check.
+``"api.list"``, ``"api.get"``, ``"api.create"``, ``"api.update"`` or ``"api.delete"``: it is called as
+``view(entity, **url_arguments)`` and keeps the endpoint's permission unless it declares its own.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +30,7 @@ from core.entities.definition import Entity
 from core.entities.query import QueryError
 from core.entities.schemas import CUSTOM, reference_errors, schema_for
 from core.entities.tags import tags_of
+from core.permissions import view_policy
 from core.plugins import PluginError, PluginHost
 
 API_PREFIX = "/api/v1"
@@ -230,11 +232,27 @@ def blueprint_for(entity: Entity) -> Blueprint:
     bp.before_request(check_csrf)
     defaults = _views(entity)
     for endpoint, (rule, method, action) in ROUTES.items():
-        view = entity.views.get(f"api.{endpoint}") or defaults[endpoint]
-        wrapped = api_requires(entity.permission(action))(view)
+        override = entity.views.get(f"api.{endpoint}")
+        if override is None:
+            wrapped = api_requires(entity.permission(action))(defaults[endpoint])
+        else:
+            wrapped = _override(entity, override, entity.permission(action))
         wrapped.__name__ = f"{entity.endpoint_prefix}_api_{endpoint}"
         bp.add_url_rule(rule, endpoint, wrapped, methods=[method])
     return bp
+
+
+def _override(entity: Entity, view: Callable[..., Any], permission: str) -> Callable[..., Any]:
+    """A plugin's view for one API endpoint, called as ``view(entity, **url_arguments)``; it keeps the endpoint's
+    permission unless it declares its own (``core.api.errors.api_requires``)."""
+
+    @functools.wraps(view)
+    def call(**kwargs: Any) -> Any:
+        return view(entity, **kwargs)
+
+    if view_policy(view) is not None:
+        return call
+    return api_requires(permission)(call)
 
 
 def init_entity_api(app: Flask, host: PluginHost, entities: Iterable[Entity] | None = None) -> None:
