@@ -129,6 +129,9 @@ def _register_contributions(app: Flask, host: PluginHost) -> None:
 
     register_entities(app, host)
     init_entity_pages(app)
+    from core.entities.importing.views import register as init_import_export
+
+    init_import_export(app, host)
     from core.api import init_api
 
     init_api(app, host)

@@ -344,6 +344,156 @@ def tokens_revoke(prefix: str, slug: str) -> None:
     click.echo(f"Revoked API token {prefix}... ({found[0].name}).")
 
 
+# ------------------------------------------------------------------------------------------ import
+
+
+def _importing_user(email: str | None) -> Any:
+    """The user an import acts as: ``email``, or the first administrator of the tenant."""
+    from core import db
+    from core.models import Group, User, UserGroup
+
+    if email:
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None or not user.active:
+            raise click.ClickException(f"no active user {email} in this tenant")
+        return user
+    stmt = (
+        select(User)
+        .join(UserGroup, UserGroup.user_id == User.id)
+        .join(Group, Group.id == UserGroup.group_id)
+        .where(Group.is_superuser.is_(True), User.active.is_(True))
+        .order_by(User.id)
+        .limit(1)
+    )
+    user = db.session.scalar(stmt)
+    if user is None:
+        raise click.ClickException("the tenant has no active administrator: name the acting user with --as EMAIL")
+    return user
+
+
+@main.command("import")
+@click.argument("entity_name", metavar="ENTITY")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tenant", "slug", required=True)
+@click.option("--encoding", default="auto", show_default=True, type=click.Choice(["auto", "utf-8", "big5", "gb18030"]))
+@click.option("--on-duplicate", default="skip", show_default=True, type=click.Choice(["skip", "update", "create"]))
+@click.option("--match", default=None, help="Field that identifies duplicates (default: the entity's match fields).")
+@click.option(
+    "--map", "overrides", multiple=True, metavar="HEADER=FIELD", help="Map a column yourself; FIELD empty ignores it."
+)
+@click.option("--as", "as_email", default=None, help="E-mail of the acting user (default: the first administrator).")
+@click.option("--dry-run", is_flag=True, help="Check every row and store nothing.")
+def import_file_command(
+    entity_name: str,
+    path: str,
+    slug: str,
+    encoding: str,
+    on_duplicate: str,
+    match: str | None,
+    overrides: tuple[str, ...],
+    as_email: str | None,
+    dry_run: bool,
+) -> None:
+    """Import a CSV or XLSX FILE into ENTITY (plural name, e.g. contacts): every row, or none if any has an error."""
+    import time
+
+    from flask_babel import force_locale
+
+    from core import db
+    from core.audit import Actor, reset_actor, set_actor
+    from core.entities.importing import (
+        Importer,
+        Plan,
+        ReadError,
+        default_match,
+        import_file,
+        mapping_text,
+        normalise,
+        open_table,
+        read_error_message,
+        suggest,
+    )
+    from core.entities.registry import all_entities
+    from core.permissions import has_permission
+    from core.plugins import CORE
+    from core.tenancy import tenant_context
+    from core.tenant_plugins import is_enabled
+
+    entities = all_entities()
+    entity = entities.get(entity_name) or next((e for e in entities.values() if e.name == entity_name), None)
+    if entity is None:
+        known = ", ".join(sorted(entities)) or "none"
+        raise click.ClickException(f"no entity is called {entity_name!r} (registered: {known})")
+    tenant = _tenant(slug)
+    if entity.plugin != CORE and not is_enabled(tenant, entity.plugin):
+        raise click.ClickException(f"the {entity.plugin} module is disabled for {slug}")
+    with tenant_context(tenant), force_locale("en"):
+        user = _importing_user(as_email)
+        permission = entity.permission("import")
+        if not has_permission(permission, user):
+            raise click.ClickException(f"{user.email} may not import {entity.plural} (needs {permission})")
+        try:
+            with open_table(path, encoding=encoding) as table:
+                headers = table.headers
+                detected = table.encoding_name
+        except ReadError as exc:
+            raise click.ClickException(read_error_message(exc)) from None
+        mapping = suggest(entity, headers)
+        for override in overrides:
+            header, sep, field = override.partition("=")
+            wanted = [i for i, h in enumerate(headers) if normalise(h) == normalise(header)]
+            if not sep or not wanted:
+                raise click.ClickException(f"--map {override!r}: no column {header!r} in the file")
+            for index in wanted:
+                mapping[index] = field.strip()
+        plan = Plan(
+            mapping, on_duplicate, match or (default_match(entity, mapping) if on_duplicate != "create" else None)
+        )
+        importer = Importer(entity, user, headers, plan)
+        click.echo(
+            f"Importing {path} into {entity.plural} of {slug} as {user.email}" + (f" ({detected})" if detected else "")
+        )
+        click.echo("Columns:")
+        for line in mapping_text(importer):
+            click.echo(f"  {line}")
+        if importer.match is not None:
+            click.echo(f"Duplicates ({on_duplicate}) are matched on {importer.match.label} ({importer.match.name}).")
+
+        def progress(phase: str, rows: int, fraction: float) -> None:
+            if rows % 50000 == 0:
+                click.echo(f"  {'checked' if phase == 'check' else 'saved'} {rows:,} rows", err=True)
+
+        token = set_actor(Actor(user.id, user.email, None))
+        started = time.monotonic()
+        try:
+            result, _importer = import_file(
+                entity, user, path, plan, encoding=encoding, dry_run=dry_run, progress=progress
+            )
+            db.session.commit()
+        finally:
+            reset_actor(token)
+        seconds = time.monotonic() - started
+    for error in result.errors:
+        where = ", ".join(part for part in (f"row {error.row}" if error.row else "", error.column) if part)
+        click.echo(f"{where}: {error.message}" if where else error.message)
+    if result.error_count > len(result.errors):
+        click.echo(f"... and {result.error_count - len(result.errors)} more errors.")
+    if not result.ok:
+        noun = "error" if result.error_count == 1 else "errors"
+        click.echo(f"Nothing was imported: {result.error_count} {noun}.")
+        sys.exit(1)
+    rate = f" in {seconds:.1f} s ({result.rows / seconds:,.0f} rows/s)" if seconds > 0 and result.rows else ""
+    if dry_run:
+        click.echo(
+            f"Dry run: {result.rows} rows checked, no errors; {result.created} would be created, "
+            f"{result.updated} updated, {result.skipped} skipped{rate}."
+        )
+    else:
+        click.echo(
+            f"{result.rows} rows: {result.created} created, {result.updated} updated, {result.skipped} skipped{rate}."
+        )
+
+
 # ------------------------------------------------------------------------------------------ serving
 
 

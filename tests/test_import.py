@@ -1,0 +1,643 @@
+"""Import of CSV and XLSX files into an entity (tests/items_plugin): encodings, mapping suggestions, the pages,
+all-or-nothing, duplicates, permissions, tenants and the `crm import` command."""
+
+import codecs
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core import db
+from core.cli import main as crm
+from core.entities import ACTIONS
+from core.entities.importing import Plan, import_file, suggest
+from core.entities.importing.readers import detect_encoding
+from core.entities.tags import tags_of
+from core.models import AuditEntry
+from tests.items_plugin import plugin as items_plugin
+from tests.items_plugin.models import Item
+
+ALL = {f"items.item.{action}": "all" for action in ACTIONS}
+
+
+@pytest.fixture
+def items_app(make_app, tmp_path):
+    return make_app(plugins=[items_plugin])
+
+
+@pytest.fixture
+def acme(items_app, make_tenant):
+    return make_tenant("acme", use_app=items_app)
+
+
+@pytest.fixture
+def globex(items_app, make_tenant):
+    return make_tenant("globex", use_app=items_app)
+
+
+@pytest.fixture
+def person(items_app, make_user):
+    def factory(tenant, grants=None, **kwargs):
+        return make_user(tenant, grants=grants if grants is not None else ALL, use_app=items_app, **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def client_for(items_app, client_as):
+    def factory(user):
+        return client_as(user, use_app=items_app)
+
+    return factory
+
+
+@pytest.fixture
+def items(items_app, in_tenant):
+    """``items(tenant)``: the tenant's items as dicts, straight from the database."""
+
+    def read(tenant):
+        with in_tenant(tenant, use_app=items_app):
+            rows = db.session.scalars(select(Item).order_by(Item.id))
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "email": r.email,
+                    "phone": r.phone,
+                    "amount": r.amount,
+                    "due": r.due,
+                    "status": r.status,
+                    "notes": r.notes,
+                    "owner_id": r.owner_id,
+                }
+                for r in rows
+            ]
+
+    return read
+
+
+@pytest.fixture
+def run(items_app, in_tenant, tmp_path):
+    """``run(tenant, user, content, name="f.csv", **plan)``: import bytes as the user, commit, return the result."""
+
+    def go(tenant, user, content, name="file.csv", dry_run=False, plan=None, encoding="auto"):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with in_tenant(tenant, use_app=items_app):
+            from core.entities.registry import all_entities
+            from core.models import User
+
+            entity = all_entities()["items"]
+            actor = db.session.get(User, user.id)
+            result, importer = import_file(entity, actor, str(path), plan, encoding=encoding, dry_run=dry_run)
+            db.session.commit()
+            return result, importer
+
+    return go
+
+
+def csv_bytes(text, encoding="utf-8"):
+    return text.encode(encoding)
+
+
+def entity_of(app):
+    with app.app_context():
+        from core.entities.registry import all_entities
+
+        return all_entities()["items"]
+
+
+# ------------------------------------------------------------------------------------------- encodings
+
+
+TRADITIONAL = (
+    "名稱,電子郵件,電話,備註\n"
+    "王小明,ming@example.com,0912-345-678,台積電採購部經理\n"
+    "陳美玲,mei@example.com,02-2345-6789,鴻海精密工業\n"
+)
+SIMPLIFIED = (
+    "名称,电子邮件,电话,备注\n"
+    "王晓明,ming@example.cn,138-0013-8000,华为技术有限公司采购经理\n"
+    "李红,hong@example.cn,010-1234-5678,阿里巴巴集团\n"
+)
+
+
+def test_encodings_are_detected():
+    assert detect_encoding(TRADITIONAL.encode("cp950")) == "cp950"
+    assert detect_encoding(SIMPLIFIED.encode("gb18030")) == "gb18030"
+    assert detect_encoding(TRADITIONAL.encode("utf-8")) == "utf-8-sig"
+    assert detect_encoding(codecs.BOM_UTF8 + TRADITIONAL.encode("utf-8")) == "utf-8-sig"
+    assert detect_encoding("姓名\n林\n".encode("cp950")) == "cp950"
+    assert detect_encoding("姓名\n林\n".encode("gb18030")) == "gb18030"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "bom"),
+    [(TRADITIONAL, "cp950", b""), (SIMPLIFIED, "gb18030", b""), (TRADITIONAL, "utf-8", codecs.BOM_UTF8)],
+    ids=["big5", "gb18030", "utf-8-bom"],
+)
+def test_chinese_files_in_every_encoding_import_correctly(acme, person, run, items, text, encoding, bom):
+    user = person(acme)
+    result, importer = run(acme, user, bom + text.encode(encoding))
+    assert result.ok, result.errors
+    assert importer.plan.mapping == ["name", "email", "phone", "notes"]
+    stored = items(acme)
+    lines = [line.split(",") for line in text.strip().splitlines()[1:]]
+    assert [(i["name"], i["email"], i["phone"], i["notes"]) for i in stored] == [tuple(line) for line in lines]
+    assert all(i["owner_id"] == user.id and i["status"] == "open" for i in stored)
+
+
+def test_the_user_can_choose_the_encoding(acme, person, run, items):
+    result, _importer = run(acme, person(acme), SIMPLIFIED.encode("gb18030"), encoding="gb18030")
+    assert result.ok and [i["name"] for i in items(acme)] == ["王晓明", "李红"]
+
+
+def test_semicolons_and_tabs_are_sniffed(acme, person, run, items):
+    user = person(acme)
+    assert run(acme, user, b"Name;E-mail\nAnn;ann@example.com\n")[0].ok
+    assert run(acme, user, b"Name\tE-mail\nBob\tbob@example.com\n")[0].ok
+    assert [(i["name"], i["email"]) for i in items(acme)] == [("Ann", "ann@example.com"), ("Bob", "bob@example.com")]
+
+
+def test_xlsx_files_import_with_dates_and_numbers(acme, person, run, items, tmp_path):
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["名稱", "E-mail Address", "Amount", "Due", "Phone"])
+    sheet.append(["台積電", "tsmc@example.com", 1234.5, dt.datetime(2024, 3, 1), 912345678])
+    sheet.append(["Foxconn", None, 12, dt.date(2025, 1, 31), None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    result, importer = run(acme, person(acme), buffer.getvalue(), name="items.xlsx")
+    assert result.ok, result.errors
+    stored = items(acme)
+    assert [(i["name"], i["email"], i["amount"], i["due"].isoformat(), i["phone"]) for i in stored] == [
+        ("台積電", "tsmc@example.com", Decimal("1234.50"), "2024-03-01", "912345678"),
+        ("Foxconn", None, Decimal("12.00"), "2025-01-31", None),
+    ]
+
+
+def test_cells_are_converted_for_their_field(acme, person, run, items, make_user, items_app):
+    owner = make_user(acme, email="lin@acme.example.com", name="林美玲", use_app=items_app)
+    text = (
+        "Name,Amount,Due,Status,Owner,Tags\n"
+        'A,"NT$1,234.50",113/02/29,Won,林美玲,"VIP, 台北"\n'
+        "B,（１２）,2024年3月5日,lost,lin@acme.example.com,\n"
+    )
+    result, _importer = run(acme, person(acme), text.encode())
+    assert result.ok, result.errors
+    stored = items(acme)
+    assert [(i["amount"], i["due"].isoformat(), i["status"], i["owner_id"]) for i in stored] == [
+        (Decimal("1234.50"), "2024-02-29", "won", owner.id),
+        (Decimal("-12.00"), "2024-03-05", "lost", owner.id),
+    ]
+
+
+# --------------------------------------------------------------------------------------------- mapping
+
+
+GOOGLE = [
+    "Name", "Given Name", "Additional Name", "Family Name", "Nickname", "Birthday", "Notes", "Group Membership",
+    "E-mail 1 - Type", "E-mail 1 - Value", "Phone 1 - Type", "Phone 1 - Value", "Phone 2 - Type", "Phone 2 - Value",
+    "Organization 1 - Name", "Organization 1 - Title",
+]  # fmt: skip
+GOOGLE_NEW = ["First Name", "Middle Name", "Last Name", "File As", "E-mail 1 - Value", "Phone 1 - Value", "Labels"]
+OUTLOOK = [
+    "Title", "First Name", "Middle Name", "Last Name", "Suffix", "Company", "Department", "Job Title",
+    "Business Street", "Business City", "Business Phone", "Mobile Phone", "E-mail Address", "E-mail Display Name",
+    "Notes", "Web Page", "Categories",
+]  # fmt: skip
+
+
+def mapping_of(entity, headers):
+    return {h: t for h, t in zip(headers, suggest(entity, headers), strict=True) if t}
+
+
+def test_google_contacts_headers_are_mapped(items_app, acme, in_tenant):
+    entity = entity_of(items_app)
+    with in_tenant(acme, use_app=items_app):
+        assert mapping_of(entity, GOOGLE) == {
+            "Name": "name",
+            "Notes": "notes",
+            "Group Membership": "tags",
+            "E-mail 1 - Value": "email",
+            "Phone 1 - Value": "phone",
+        }
+        # The current export has no full name: first, middle and last name together make the name.
+        assert mapping_of(entity, GOOGLE_NEW) == {
+            "First Name": "name",
+            "Middle Name": "name",
+            "Last Name": "name",
+            "E-mail 1 - Value": "email",
+            "Phone 1 - Value": "phone",
+            "Labels": "tags",
+        }
+
+
+def test_outlook_headers_are_mapped(items_app, acme, in_tenant):
+    entity = entity_of(items_app)
+    with in_tenant(acme, use_app=items_app):
+        mapped = mapping_of(entity, OUTLOOK)
+    assert mapped == {
+        "First Name": "name",
+        "Middle Name": "name",
+        "Last Name": "name",
+        "Business Phone": "phone",
+        "E-mail Address": "email",
+        "Notes": "notes",
+        "Categories": "tags",
+        "Department": "department_id",
+    }
+
+
+def test_chinese_headers_are_mapped_in_both_scripts(items_app, acme, in_tenant):
+    entity = entity_of(items_app)
+    with in_tenant(acme, use_app=items_app):
+        for headers in (
+            ["姓名", "電話", "電子郵件", "備註", "標籤", "金額", "狀態", "負責人"],
+            ["姓名", "电话", "电子邮件", "备注", "标签", "金额", "状态", "负责人"],
+            ["名稱", "手機", "ｅ－ｍａｉｌ", "附註"],
+        ):
+            targets = suggest(entity, headers)
+            assert targets[:4] == ["name", "phone", "email", "notes"], headers
+        assert suggest(entity, ["姓名", "電話", "電子郵件", "備註", "標籤", "金額", "狀態", "負責人"])[4:] == [
+            "tags",
+            "amount",
+            "status",
+            "owner_id",
+        ]
+
+
+def test_contact_style_fields_take_the_common_headers(items_app, acme, in_tenant):
+    """An entity with company, title, mobile, address and website fields (as a contacts module has)."""
+    from flask_babel import lazy_gettext as _l
+    from marshmallow import Schema, fields
+
+    from core.entities import Entity
+
+    class ContactSchema(Schema):
+        full_name = fields.String(required=True, metadata={"label": _l("Name"), "synonyms": ["name"]})
+        first_name = fields.String()
+        last_name = fields.String()
+        email = fields.Email()
+        phone = fields.String(metadata={"widget": "phone"})
+        mobile = fields.String(metadata={"widget": "phone"})
+        company_name = fields.String()
+        title = fields.String(metadata={"label": "Job title"})
+        address = fields.String()
+        website = fields.URL()
+        remarks = fields.String(metadata={"synonyms": ["notes"]})
+
+    entity = Entity("contact", "contacts", Item, ContactSchema, "Contact", "Contacts", "items.contact")
+    with in_tenant(acme, use_app=items_app):
+        assert mapping_of(entity, OUTLOOK) == {
+            "First Name": "first_name",
+            "Last Name": "last_name",
+            "Company": "company_name",
+            "Job Title": "title",
+            "Business Street": "address",
+            "Business Phone": "phone",
+            "Mobile Phone": "mobile",
+            "E-mail Address": "email",
+            "Notes": "remarks",
+            "Web Page": "website",
+        }
+        assert mapping_of(entity, GOOGLE) == {
+            "Name": "full_name",
+            "Given Name": "first_name",
+            "Family Name": "last_name",
+            "Notes": "remarks",
+            "E-mail 1 - Value": "email",
+            "Phone 1 - Value": "phone",
+            "Phone 2 - Value": "mobile",  # the second phone number goes to the other phone field
+            "Organization 1 - Name": "company_name",
+            "Organization 1 - Title": "title",
+        }
+        assert mapping_of(entity, ["姓名", "手機", "电话", "公司名稱", "职称", "地址", "电子邮件", "备注", "網站"]) == {
+            "姓名": "full_name",
+            "手機": "mobile",
+            "电话": "phone",
+            "公司名稱": "company_name",
+            "职称": "title",
+            "地址": "address",
+            "电子邮件": "email",
+            "备注": "remarks",
+            "網站": "website",
+        }
+
+
+def test_first_and_last_names_make_one_name(acme, person, run, items):
+    text = "First Name,Last Name,E-mail Address\nJohn,Smith,john@example.com\n小明,王,ming@example.com\n"
+    assert run(acme, person(acme), text.encode())[0].ok
+    assert [i["name"] for i in items(acme)] == ["John Smith", "王小明"]
+
+
+# ------------------------------------------------------------------------------------ all or nothing
+
+
+def test_one_bad_row_stores_nothing_and_names_row_and_column(acme, person, run, items):
+    text = "Name,E-mail Address,Amount\nAnn,ann@example.com,1\nBob,not-an-address,2\n,carl@example.com,x\n"
+    result, _importer = run(acme, person(acme), text.encode())
+    assert not result.ok and not result.stored
+    assert items(acme) == []
+    found = {(e.row, e.column) for e in result.errors}
+    assert found == {(3, "E-mail Address"), (4, "Name"), (4, "Amount")}
+    assert result.error_count == 3
+    assert "email" in next(e.message for e in result.errors if e.row == 3).lower()
+
+
+def test_a_failing_row_in_a_late_batch_leaves_nothing_stored(acme, person, run, items):
+    lines = ["Name,E-mail"] + [f"Item {n},item{n}@example.com" for n in range(2500)]
+    lines[2400] = "Item bad,broken"
+    result, _importer = run(acme, person(acme), "\n".join(lines).encode())
+    assert [(e.row, e.column) for e in result.errors] == [(2401, "E-mail")]
+    assert items(acme) == []
+
+
+def test_a_dry_run_validates_and_stores_nothing(acme, person, run, items):
+    text = "Name,E-mail\nAnn,ann@example.com\nBob,bob@example.com\n"
+    result, _importer = run(acme, person(acme), text.encode(), dry_run=True)
+    assert result.ok and result.dry_run and (result.rows, result.created) == (2, 2)
+    assert items(acme) == []
+
+
+def test_required_fields_must_be_mapped(acme, person, run, items):
+    result, _importer = run(acme, person(acme), b"E-mail,Phone\nann@example.com,1\n")
+    assert not result.ok and "Name" in result.errors[0].message
+    assert items(acme) == []
+
+
+def test_an_import_is_audited_announced_and_searchable(acme, person, run, items_app, in_tenant, monkeypatch):
+    from core.entities.query import ListQuery, fetch_page
+    from core.entities.registry import all_entities
+
+    heard = []
+    deliver = __import__("core.events", fromlist=["_deliver"])._deliver
+    monkeypatch.setattr("core.events._deliver", lambda events: heard.extend(e.name for e in events) or deliver(events))
+    user = person(acme)
+    text = "\n".join(["Name,Phone"] + [f"客戶 {n} 王小明,0912-000-{n:03d}" for n in range(30)])
+    assert run(acme, user, text.encode())[0].ok
+    assert heard == ["items.item.imported"]  # one event for the import, not one per row
+    with in_tenant(acme, use_app=items_app):
+        entries = db.session.execute(
+            select(AuditEntry.action, AuditEntry.summary, AuditEntry.user_id).where(
+                (AuditEntry.table_name == "test_items") | (AuditEntry.action == "import")
+            )
+        ).all()
+    assert [tuple(e) for e in entries] == [("import", "items: 30 created, 0 updated, 0 skipped", user.id)]
+    # The new rows are indexed for search once the import commits.
+    with items_app.test_request_context(), in_tenant(acme, use_app=items_app):
+        from core.models import User
+
+        viewer = db.session.get(User, user.id)
+        entity = all_entities()["items"]
+        found = fetch_page(entity, ListQuery(text="小明", sort="name", limit=50), user=viewer).items
+        assert len(found) == 30
+        found = fetch_page(entity, ListQuery(text="0912000017", sort="name", limit=50), user=viewer).items
+        assert [i.name for i in found] == ["客戶 17 王小明"]
+
+
+# ------------------------------------------------------------------------------------------ duplicates
+
+
+@pytest.fixture
+def existing(items_app, in_tenant):
+    def make(tenant, owner, **values):
+        with in_tenant(tenant, use_app=items_app):
+            item = Item(owner_id=owner.id, **values)
+            db.session.add(item)
+            db.session.commit()
+            return item.id
+
+    return make
+
+
+FILE = "Name,E-mail,Phone,Amount\nAnn Chen,ANN@example.com,0912345678,5\nNew One,new@example.com,0911000111,6\n"
+
+
+def test_duplicates_are_skipped_by_e_mail(acme, person, run, items, existing):
+    user = person(acme)
+    existing(acme, user, name="Ann", email="ann@example.com", amount=Decimal("1"))
+    result, _importer = run(acme, user, FILE.encode())
+    assert (result.created, result.updated, result.skipped) == (1, 0, 1)
+    assert [(i["name"], i["amount"]) for i in items(acme)] == [("Ann", Decimal("1.00")), ("New One", Decimal("6.00"))]
+
+
+def test_duplicates_are_updated_by_e_mail(acme, person, run, items, existing):
+    user = person(acme)
+    existing(acme, user, name="Ann", email="ann@example.com", status="won", notes="keep")
+    plan = Plan(["name", "email", "phone", "amount"], "update", "email")
+    result, _importer = run(acme, user, FILE.encode(), plan=plan)
+    assert (result.created, result.updated, result.skipped) == (1, 1, 0)
+    first = items(acme)[0]
+    # Mapped columns are written; the status (not in the file) keeps its stored value rather than the default.
+    assert (first["name"], first["amount"], first["status"], first["notes"]) == (
+        "Ann Chen",
+        Decimal("5.00"),
+        "won",
+        "keep",
+    )
+
+
+def test_duplicates_are_created_when_asked(acme, person, run, items, existing):
+    user = person(acme)
+    existing(acme, user, name="Ann", email="ann@example.com")
+    result, _importer = run(acme, user, FILE.encode(), plan=Plan(["name", "email", "phone", "amount"], "create"))
+    assert (result.created, result.skipped) == (2, 0)
+    assert len(items(acme)) == 3
+
+
+def test_duplicates_match_on_phone_digits(acme, person, run, items, existing):
+    user = person(acme)
+    existing(acme, user, name="Ann", phone="0912-345-678")
+    existing(acme, user, name="Bob", phone="+886 911 000 111")
+    plan = Plan(["name", "email", "phone", "amount"], "update", "phone")
+    result, _importer = run(acme, user, FILE.encode(), plan=plan)
+    assert (result.created, result.updated) == (0, 2)
+    assert [(i["name"], i["email"], i["phone"]) for i in items(acme)] == [
+        ("Ann Chen", "ANN@example.com", "0912345678"),
+        ("New One", "new@example.com", "0911000111"),
+    ]
+
+
+def test_duplicates_inside_the_file_are_handled_too(acme, person, run, items):
+    text = "Name,E-mail,Amount\nAnn,ann@example.com,1\nAnn again,Ann@Example.com,2\n"
+    result, _importer = run(acme, person(acme), text.encode())
+    assert (result.created, result.skipped) == (1, 1)
+    result, _importer = run(acme, person(acme), text.encode(), plan=Plan(["name", "email", "amount"], "update"))
+    assert (result.created, result.updated) == (0, 2)
+    assert [(i["name"], i["amount"]) for i in items(acme)] == [("Ann again", Decimal("2.00"))]
+
+
+def test_rows_matching_records_outside_the_edit_scope_are_errors(acme, person, run, items, existing):
+    mine = person(acme, grants={"items.item.import": "all", "items.item.edit": "own", "items.item.view": "all"})
+    colleague = person(acme)
+    existing(acme, colleague, name="Ann", email="ann@example.com", amount=Decimal("1"))
+    plan = Plan(["name", "email", "phone", "amount"], "update", "email")
+    result, _importer = run(acme, mine, FILE.encode(), plan=plan)
+    assert [(e.row, e.column) for e in result.errors] == [(2, "E-mail")]
+    assert "not allowed to update" in result.errors[0].message
+    assert [i["name"] for i in items(acme)] == ["Ann"]
+
+
+def test_tags_are_stored(acme, person, run, items_app, in_tenant):
+    text = 'Name,Tags\nAnn,"VIP, 台北"\nBob,VIP\nCarl,\n'
+    assert run(acme, person(acme), text.encode())[0].ok
+    with in_tenant(acme, use_app=items_app):
+        ids = list(db.session.scalars(select(Item.id).order_by(Item.id)))
+        assert list(tags_of("items", ids).values()) == [["VIP", "台北"], ["VIP"], []]
+
+
+# --------------------------------------------------------------------------------------------- tenants
+
+
+def test_an_import_never_touches_another_tenant(acme, globex, person, run, items, existing):
+    theirs = person(globex)
+    existing(globex, theirs, name="Theirs", email="ann@example.com")
+    result, _importer = run(
+        acme, person(acme), FILE.encode(), plan=Plan(["name", "email", "phone", "amount"], "update")
+    )
+    assert (result.created, result.updated) == (2, 0)
+    assert [i["name"] for i in items(globex)] == ["Theirs"]
+    assert [i["name"] for i in items(acme)] == ["Ann Chen", "New One"]
+
+
+# ------------------------------------------------------------------------------------------------ pages
+
+
+def upload(client, content, name="items.csv", encoding="auto"):
+    return client.post(
+        "/items/items/import",
+        data={"file": (io.BytesIO(content), name), "encoding": encoding},
+        content_type="multipart/form-data",
+    )
+
+
+def test_the_pages_upload_map_preview_and_import(acme, person, client_for, items, items_app):
+    client = client_for(person(acme))
+    assert client.get("/items/items/import").status_code == 200
+    response = upload(client, TRADITIONAL.encode("cp950"))
+    assert response.status_code == 302
+    mapping_url = response.headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "Big5" in page and "王小明" in page
+    assert re.search(r'<option value="email" selected>', page)
+    form = {"column-0": "name", "column-1": "email", "column-2": "phone", "column-3": "", "on_duplicate": "skip"}
+    response = client.post(mapping_url, data=form)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/preview")
+    preview = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "王小明" in preview and "0912-345-678" in preview and "台積電" not in preview
+    response = client.post(response.headers["Location"].replace("/preview", "/run"))
+    assert response.status_code == 302
+    result = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The import is complete." in result
+    assert [(i["name"], i["notes"]) for i in items(acme)] == [("王小明", None), ("陳美玲", None)]
+    # The upload is gone once imported; the file was never served.
+    assert client.get(mapping_url).status_code == 404
+
+
+def test_the_preview_marks_errors_and_the_job_lists_them(acme, person, client_for, items):
+    client = client_for(person(acme))
+    response = upload(client, b"Name,E-mail\nAnn,ann@example.com\nBob,broken\n")
+    mapping_url = response.headers["Location"]
+    response = client.post(mapping_url, data={"column-0": "name", "column-1": "email", "on_duplicate": "skip"})
+    preview = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 error in these rows" in preview and "Not a valid email address." in preview
+    response = client.post(response.headers["Location"].replace("/preview", "/run"))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing was imported: 1 error." in page
+    assert re.search(r"<td[^>]*>3</td>\s*<td[^>]*>E-mail</td>", page)
+    assert items(acme) == []
+
+
+def test_the_mapping_page_refuses_a_plan_without_required_fields(acme, person, client_for):
+    client = client_for(person(acme))
+    mapping_url = upload(client, b"Name,E-mail\nAnn,ann@example.com\n").headers["Location"]
+    response = client.post(mapping_url, data={"column-0": "", "column-1": "email", "on_duplicate": "skip"})
+    assert response.status_code == 422
+    assert "Name is required" in response.get_data(as_text=True)
+
+
+def test_unreadable_files_are_refused_with_a_reason(acme, person, client_for):
+    client = client_for(person(acme))
+    response = upload(client, b"\xd0\xcf\x11\xe0 old excel", name="old.xls")
+    assert response.status_code == 422 and ".xls" in response.get_data(as_text=True)
+    response = upload(client, b"", name="empty.csv")
+    assert response.status_code == 422 and "no header row" in response.get_data(as_text=True)
+
+
+def test_import_pages_need_the_import_permission(acme, person, client_for):
+    viewer = client_for(person(acme, grants={"items.item.view": "all", "items.item.create": "all"}))
+    assert viewer.get("/items/items/import").status_code == 403
+    assert upload(viewer, b"Name\nAnn\n").status_code == 403
+
+
+def test_an_upload_belongs_to_its_user_and_tenant(acme, globex, person, client_for, make_user, items_app):
+    owner = client_for(person(acme))
+    mapping_url = upload(owner, b"Name\nAnn\n").headers["Location"]
+    assert owner.get(mapping_url).status_code == 200
+    assert client_for(person(acme)).get(mapping_url).status_code == 404
+    assert client_for(person(globex)).get(mapping_url).status_code == 404
+
+
+def test_import_pages_are_gone_where_the_plugin_is_disabled(items_app, make_tenant, person, client_for):
+    from core.tenancy import tenant_context
+    from core.tenant_plugins import disable_plugin
+
+    tenant = make_tenant("initech", use_app=items_app)
+    client = client_for(person(tenant))
+    with items_app.app_context(), tenant_context(tenant):
+        from core.models import Tenant
+
+        disable_plugin(db.session.get(Tenant, tenant.id), "items")
+        db.session.commit()
+    assert client.get("/items/items/import").status_code == 404
+    assert client.get("/items/items/export").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def test_the_command_imports_with_a_dry_run_first(acme, person, items_app, items, tmp_path):
+    person(acme, email="boss@acme.example.com", groups=["administrators"], grants={})
+    path = tmp_path / "items.csv"
+    path.write_bytes(SIMPLIFIED.encode("gb18030"))
+    runner = items_app.test_cli_runner()
+    result = runner.invoke(crm, ["import", "items", str(path), "--tenant", "acme", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert '"名称" -> Name (name)' in result.output and '"备注" -> Notes (notes)' in result.output
+    assert "Dry run: 2 rows checked, no errors; 2 would be created" in result.output
+    assert items(acme) == []
+    result = runner.invoke(crm, ["import", "items", str(path), "--tenant", "acme", "--as", "boss@acme.example.com"])
+    assert result.exit_code == 0, result.output
+    assert "2 rows: 2 created, 0 updated, 0 skipped" in result.output
+    assert [i["name"] for i in items(acme)] == ["王晓明", "李红"]
+    result = runner.invoke(crm, ["import", "items", str(path), "--tenant", "acme", "--match", "phone"])
+    assert "2 rows: 0 created, 0 updated, 2 skipped" in result.output
+
+
+def test_the_command_prints_errors_and_fails(acme, person, items_app, items, tmp_path):
+    person(acme, groups=["administrators"], grants={})
+    path = tmp_path / "items.csv"
+    path.write_bytes(b"Name,E-mail\nAnn,ann@example.com\nBob,broken\n")
+    result = items_app.test_cli_runner().invoke(crm, ["import", "items", str(path), "--tenant", "acme"])
+    assert result.exit_code == 1
+    assert "row 3, E-mail: Not a valid email address." in result.output
+    assert "Nothing was imported: 1 error." in result.output
+    assert items(acme) == []
+
+
+def test_the_command_refuses_unknown_entities_and_users_without_permission(acme, person, items_app, tmp_path):
+    reader = person(acme, email="reader@acme.example.com", grants={"items.item.view": "all"})
+    path = tmp_path / "items.csv"
+    path.write_bytes(b"Name\nAnn\n")
+    runner = items_app.test_cli_runner()
+    result = runner.invoke(crm, ["import", "gadgets", str(path), "--tenant", "acme"])
+    assert result.exit_code != 0 and "gadgets" in result.output
+    result = runner.invoke(crm, ["import", "items", str(path), "--tenant", "acme", "--as", reader.email])
+    assert result.exit_code != 0 and "items.item.import" in result.output
