@@ -1,0 +1,1 @@
+"""The contacts plugin: companies, contacts, their timeline of interactions, tasks, duplicates and merging."""
