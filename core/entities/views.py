@@ -395,7 +395,7 @@ def chosen_columns(entity: Entity, form: EntityFields, args: Mapping[str, Any]) 
 
 def _sort_url(entity: Entity, current: str, key: str) -> str:
     descending = current == key  # a second click on the sorted column reverses it
-    return list_url(entity, sort=f"-{key}" if descending else key)
+    return list_url(entity, sort=f"-{key}" if descending else key, view=None)  # no longer the saved view
 
 
 def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
