@@ -18,7 +18,7 @@ from werkzeug.routing import BuildError
 from core import db
 from core.contributions import SearchHit
 from core.entities.definition import Entity
-from core.entities.search_index import NON_DIGIT, matching_ids, normalize, query_terms
+from core.entities.search_index import NON_DIGIT, match, normalize, query_terms
 from core.permissions import scope_for, scoped
 
 # Rows fetched per entity for the global search, as a multiple of the number of hits shown: the best of them
@@ -31,10 +31,8 @@ def criterion(entity: Entity, text: str) -> ColumnElement:
     """Rows whose searchable fields hold every word of ``text`` (see the module docstring for what matches)."""
     if not entity.search_fields:
         return false()
-    ids = matching_ids(entity, text)
-    if ids is None:
-        return false()
-    return entity.model.id.in_(ids)
+    condition = match(entity, text)
+    return false() if condition is None else condition
 
 
 def searchable(text: str) -> bool:
@@ -107,11 +105,11 @@ def entity_hits(entity: Entity, query: str, user: Any, limit: int) -> list[Searc
     permission = entity.permission("view")
     if not entity.search_fields or scope_for(permission, user) is None:
         return []
-    ids = matching_ids(entity, query)
-    if ids is None:
+    condition = match(entity, query)
+    if condition is None:
         return []
     model = entity.model
-    statement = scoped(select(model).where(model.id.in_(ids)), permission, user, model=model)
+    statement = scoped(select(model).where(condition), permission, user, model=model)
     hits = []
     for record in db.session.scalars(statement.limit(limit * CANDIDATES)):
         title = entity.title_of(record)

@@ -44,8 +44,8 @@ from sqlalchemy import (
     and_,
     delete,
     event,
+    false,
     func,
-    insert,
     inspect,
     literal,
     select,
@@ -65,6 +65,9 @@ MIN_PHONE_FRAGMENT = 3
 # Rows per INSERT statement and ids per IN list: well inside every backend's limit on bound parameters.
 INSERT_BATCH = 2000
 ID_BATCH = 500
+# A query token held by at least this many index entries is "common": rather than collecting the ids of its
+# records, each row a query reads is checked for it (see match()).
+COMMON = 5000
 
 # A token column that sorts by code point on every backend (see the module docstring).
 TokenType = (
@@ -97,6 +100,7 @@ class SearchToken(TenantOwned, Base):
 
 
 TOKENS = SearchToken.__table__
+COPY_TOKENS = f"COPY {TOKENS.name} (tenant_id, entity, token, record_id) FROM STDIN"
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -114,6 +118,7 @@ WORD = re.compile(f"[^\\W_{_CJK}]+")
 # Words joined by . @ _ + - ' (e-mail addresses, domains, hyphenated names, O'Brien).
 COMPOUND = re.compile(f"[^\\W_{_CJK}]+(?:[.@_+'\u2019-][^\\W_{_CJK}]+)*")
 NON_DIGIT = re.compile(r"[^0-9]")
+DIGIT = re.compile(r"[0-9]")
 PHONE_SEPARATORS = re.compile(r"[,;/\n]|\s{2,}")
 PHONE_QUERY = re.compile(r"^\+?[0-9\s().\-/#]+$")
 COUNTRY_CODES = ("886", "852", "853", "86")
@@ -214,9 +219,8 @@ def phone_tokens(value: str, out: set[str] | None = None) -> set[str]:
 
 def looks_like_phone(value: str) -> bool:
     """Mostly digits: at least six of them, and at least 60% of the non-space characters."""
-    compact = "".join(value.split())
-    digits = sum(c.isdigit() for c in compact)
-    return digits >= 6 and digits >= 0.6 * len(compact)
+    digits = len(value) - len(DIGIT.sub("", value))
+    return digits >= 6 and digits >= 0.6 * (len(value) - value.count(" "))
 
 
 def value_tokens(value: Any, kind: str = "text", out: set[str] | None = None) -> set[str]:
@@ -405,23 +409,35 @@ def _delete(connection: Connection, tenant_id: int, plural: str, ids: Sequence[i
         )
 
 
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+def _insert(connection: Connection, rows: list[tuple[int, str, str, int]]) -> None:
+    """Write ``(tenant_id, entity, token, record_id)`` rows at driver speed: COPY on PostgreSQL (psycopg 3),
+    the driver's executemany elsewhere (pymysql turns it into multi-row INSERTs). Sorted by token, so the
+    primary key is filled page after page rather than all over."""
+    if not rows:
+        return
+    rows.sort(key=lambda row: row[2])
+    dbapi = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql" and hasattr(dbapi, "cursor") and hasattr(dbapi, "pgconn"):
+        with dbapi.cursor() as cursor, cursor.copy(COPY_TOKENS) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO {TOKENS.name} (tenant_id, entity, token, record_id) VALUES ({', '.join([marker] * 4)})"
     for chunk in _chunks(rows, INSERT_BATCH):
-        connection.execute(insert(TOKENS), list(chunk))
+        connection.exec_driver_sql(statement, list(chunk))
 
 
 def _write(connection: Connection, tenant_id: int, spec: SearchSpec, records: Iterable[Any], fresh: bool) -> int:
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, str, str, int]] = []
     ids: list[int] = []
+    plural = spec.plural
     for record in records:
         record_id = _record_id(record)
         ids.append(record_id)
-        rows.extend(
-            {"tenant_id": tenant_id, "entity": spec.plural, "token": token, "record_id": record_id}
-            for token in record_tokens(spec, record)
-        )
+        rows.extend((tenant_id, plural, token, record_id) for token in record_tokens(spec, record))
     if not fresh:
-        _delete(connection, tenant_id, spec.plural, ids)
+        _delete(connection, tenant_id, plural, ids)
     _insert(connection, rows)
     return len(rows)
 
@@ -502,56 +518,111 @@ def reindex(entity: Entity, batch: int = 2000, session: Session | None = None) -
 # --------------------------------------------------------------------------------------------- reading
 
 
-def selectivity(entity: Entity, term: Term, cap: int = 2000) -> int:
-    """How many tokens match ``term`` (counted up to ``cap``): to check the rarest term first."""
+def term_filter(column: Any, term: Term) -> ColumnElement:
+    """``term`` as a filter on tokens already narrowed to some records: the prefix as ``substr() =`` rather than
+    a range, so that no planner is tempted to read the whole range of a common prefix instead."""
+    if not term.prefix:
+        return column == term.token
+    return func.substr(column, 1, len(term.token)) == term.token
+
+
+def _probe(tenant_id: int, plural: str, term: Term) -> set[int] | None:
+    """The ids of records holding ``term``, or ``None`` when :data:`COMMON` index entries or more hold it."""
     from core import db
 
-    probe = (
-        select(literal(1))
-        .select_from(TOKENS)
-        .where(
-            TOKENS.c.tenant_id == require_tenant_id(),
-            TOKENS.c.entity == entity.plural,
-            term_condition(TOKENS.c.token, term),
-        )
-        .limit(cap)
-        .subquery()
+    statement = (
+        select(TOKENS.c.record_id)
+        .where(TOKENS.c.tenant_id == tenant_id, TOKENS.c.entity == plural, term_condition(TOKENS.c.token, term))
+        .limit(COMMON)
     )
-    return db.session.scalar(select(func.count()).select_from(probe)) or 0
+    rows = db.session.scalars(statement).all()
+    return set(rows) if len(rows) < COMMON else None
 
 
-def matching_ids(entity: Entity, text: str) -> Any | None:
-    """A SELECT of the ids of the entity's records holding every token of ``text`` (``None``: no tokens).
+def _restrict(tenant_id: int, plural: str, ids: set[int], term: Term) -> set[int]:
+    """Those of ``ids`` whose records hold ``term`` (point reads of the record index)."""
+    from core import db
 
-    The rarest term drives (its index range is read), each other term is an EXISTS probe on the record's
-    own tokens. Ids may repeat (a prefix can match two tokens of a record): use it with ``IN``.
+    kept: set[int] = set()
+    ordered = sorted(ids)
+    for chunk in _chunks(ordered, COMMON):
+        kept.update(
+            db.session.scalars(
+                select(TOKENS.c.record_id).where(
+                    TOKENS.c.tenant_id == tenant_id,
+                    TOKENS.c.entity == plural,
+                    TOKENS.c.record_id.in_(chunk),
+                    term_filter(TOKENS.c.token, term),
+                )
+            )
+        )
+    return kept
+
+
+def _holds(tenant_id: int, plural: str, record_id: Any, term: Term, name: str) -> ColumnElement:
+    """EXISTS: the record ``record_id`` (a column of the outer query) holds ``term``."""
+    tokens = TOKENS.alias(name)
+    return (
+        select(literal(1))
+        .select_from(tokens)
+        .where(
+            tokens.c.tenant_id == tenant_id,
+            tokens.c.entity == plural,
+            tokens.c.record_id == record_id,
+            term_filter(tokens.c.token, term),
+        )
+        .exists()
+    )
+
+
+def matching_ids(entity: Entity, text: str) -> set[int] | None:
+    """The ids of the entity's records holding every token of ``text`` when some token is rare; ``None`` when
+    every token is common (thousands of records) or ``text`` has none. Reads a few thousand index entries at most.
+
+    Tokens are looked up in turn (pairs of characters first, then the longest prefixes): the first one that fewer
+    than :data:`COMMON` index entries hold gives the candidates, and each other token keeps those of them that
+    hold it. Tokens seen to be common before the candidates were known are checked on the candidates afterwards.
     """
     terms = query_terms(text)
     if not terms:
         return None
     tenant_id = require_tenant_id()
-    if len(terms) > 1:
-        terms = sorted(terms, key=lambda t: selectivity(entity, t))
-    driver = TOKENS.alias("st0")
-    stmt = select(driver.c.record_id).where(
-        driver.c.tenant_id == tenant_id,
-        driver.c.entity == entity.plural,
-        term_condition(driver.c.token, terms[0]),
-    )
-    for number, term in enumerate(terms[1:], 1):
-        other = TOKENS.alias(f"st{number}")
-        stmt = stmt.where(
-            select(literal(1))
-            .select_from(other)
-            .where(
-                other.c.tenant_id == tenant_id,
-                other.c.entity == entity.plural,
-                other.c.record_id == driver.c.record_id,
-                term_condition(other.c.token, term),
-            )
-            .exists()
-        )
-    return stmt
+    plural = entity.plural
+    candidates: set[int] | None = None
+    common: list[Term] = []
+    for term in terms:
+        if candidates is None:
+            candidates = _probe(tenant_id, plural, term)
+            if candidates is None:
+                common.append(term)
+                continue
+            for earlier in common:
+                if candidates:
+                    candidates = _restrict(tenant_id, plural, candidates, earlier)
+        else:
+            candidates = _restrict(tenant_id, plural, candidates, term)
+        if not candidates:
+            return set()
+    return candidates
+
+
+def match(entity: Entity, text: str) -> ColumnElement | None:
+    """The SQL condition "this row of the entity's table holds every token of ``text``" (``None``: no tokens).
+
+    When a token is rare, the matching ids are worked out first (:func:`matching_ids`, a few short index reads)
+    and the condition is ``id IN (<at most a few thousand ids>)``. When every token is common ("有限", "chen"),
+    the condition checks each row's own tokens (``EXISTS`` on the record index), so a page read in its sort order
+    stops as soon as it is full instead of collecting a hundred thousand ids first. Either way the plan does not
+    depend on the database's estimates for token ranges, which are poor.
+    """
+    terms = query_terms(text)
+    if not terms:
+        return None
+    ids = matching_ids(entity, text)
+    if ids is not None:
+        return entity.model.id.in_(sorted(ids)) if ids else false()
+    tenant_id = require_tenant_id()
+    return and_(*[_holds(tenant_id, entity.plural, entity.model.id, t, f"st{n}") for n, t in enumerate(terms)])
 
 
 # ------------------------------------------------------------------------------------ automatic upkeep
@@ -575,27 +646,25 @@ def _keep_index(session: Session, flush_context: Any) -> None:
     specs = searchable_models()
     if not specs:
         return
-    fresh: dict[tuple[int, str], tuple[SearchSpec, list[Any]]] = {}
-    stale: dict[tuple[int, str], tuple[SearchSpec, list[Any]]] = {}
+    written: dict[tuple[int, str], tuple[SearchSpec, list[Any]]] = {}
     gone: dict[tuple[int, str], list[int]] = {}
     for obj in session.new:
         spec = specs.get(type(obj))
         if spec is not None:
-            fresh.setdefault((obj.tenant_id, spec.plural), (spec, []))[1].append(obj)
+            written.setdefault((obj.tenant_id, spec.plural), (spec, []))[1].append(obj)
     for obj in session.dirty:
         spec = specs.get(type(obj))
         if spec is not None and _changed(session, spec, obj):
-            stale.setdefault((obj.tenant_id, spec.plural), (spec, []))[1].append(obj)
+            written.setdefault((obj.tenant_id, spec.plural), (spec, []))[1].append(obj)
     for obj in session.deleted:
         spec = specs.get(type(obj))
         if spec is not None:
             gone.setdefault((obj.tenant_id, spec.plural), []).append(obj.id)
-    if not (fresh or stale or gone):
+    if not (written or gone):
         return
     connection = session.connection()
     for (tenant_id, plural), ids in gone.items():
         _delete(connection, tenant_id, plural, ids)
-    for (tenant_id, _plural), (spec, objs) in stale.items():
+    for (tenant_id, _plural), (spec, objs) in written.items():
+        # New records too: SQLite reuses the id of a deleted last row, whose tokens a bulk delete may have left.
         _write(connection, tenant_id, spec, objs, fresh=False)
-    for (tenant_id, _plural), (spec, objs) in fresh.items():
-        _write(connection, tenant_id, spec, objs, fresh=True)
