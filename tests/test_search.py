@@ -331,3 +331,10 @@ def test_a_disabled_plugins_records_leave_the_global_search(items_app, acme, bos
         enable_plugin(db.session.get(Tenant, acme.id), "items")
         db.session.commit()
     assert "王小明" in global_titles(client, "小明")
+
+
+def test_global_search_asks_for_two_characters(items_app, acme, boss, add, client_as):
+    add(acme, name="王小明", owner=boss)
+    page = global_titles(client_as(boss, use_app=items_app), "王")
+    assert "Type at least two characters" in page
+    assert "王小明" not in page
