@@ -509,6 +509,9 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
             if company_ids[second] != company_ids[company_index]:
                 memberships[-1].append((company_ids[second], rng.choice(TITLES)))
     contact_ids = _bulk(session, Contact, contact_rows, ids=True)
+    for row, own_emails, own_phones in zip(contact_rows, emails, phones, strict=True):
+        row["email_addresses"] = [address for address, _label in own_emails]
+        row["phone_numbers"] = [number for number, _label in own_phones]
     _index("contacts", contact_rows, contact_ids)
 
     email_rows, phone_rows, membership_rows = [], [], []

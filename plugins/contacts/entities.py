@@ -96,7 +96,7 @@ def contact_entity() -> Entity:
             "owner_id",
             "updated_at",
         ),
-        search_fields=("name", "company_name", "email", "mobile", "phone", "title"),
+        search_fields=("name", "company_name", "title", "email_addresses", "phone_numbers"),
         filter_fields=(
             "lifecycle_stage",
             "partner_type",

@@ -130,6 +130,16 @@ class Contact(Record, Owned, AddressMixin, ClassificationMixin, Base):
     def audit_label(self) -> str:
         return self.name
 
+    @property
+    def email_addresses(self) -> list[str]:
+        """Every e-mail address of the contact (searched by the global search and the list's search box)."""
+        return [row.email for row in self.emails]
+
+    @property
+    def phone_numbers(self) -> list[str]:
+        """Every phone number of the contact (searched by its digits)."""
+        return [row.number for row in self.phones]
+
 
 class ContactEmail(TenantOwned, Base):
     """One e-mail address of a contact, labelled work, home or other."""

@@ -145,7 +145,7 @@ def register_menu_items() -> list[MenuItem]:
 @hookimpl
 def register_settings() -> list[Setting]:
     from plugins.contacts.choices import COUNTRIES, DEFAULT_GRADES, DEFAULT_INDUSTRIES, DEFAULT_SOURCES
-    from plugins.contacts.settings import validate_list
+    from plugins.contacts.settings import validate_grades, validate_list
 
     return [
         Setting(
@@ -153,7 +153,7 @@ def register_settings() -> list[Setting]:
             _l("Customer grades"),
             default=DEFAULT_GRADES,
             help=_l("Separated by commas, best first, e.g. A, B, C, D or VIP, Gold, Silver."),
-            validate=validate_list,
+            validate=validate_grades,
         ),
         Setting(
             "industries",

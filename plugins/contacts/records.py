@@ -85,7 +85,6 @@ def move_contacts_to_company(old_company_id: int, company: Company) -> int:
             select(Contact.id).where(Contact.company_id == old_company_id).execution_options(include_deleted=True)
         )
     )
-    columns = [Contact.id, *(getattr(Contact, name) for name in contacts.search_fields)]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         db.session.execute(
@@ -94,11 +93,9 @@ def move_contacts_to_company(old_company_id: int, company: Company) -> int:
             .values(company_id=company.id, company_name=company.name)
             .execution_options(synchronize_session=False)
         )
-        rows = db.session.execute(select(*columns).where(Contact.id.in_(chunk)).execution_options(include_deleted=True))
-        index_records(contacts, [dict(row._mapping) for row in rows])
-    for contact in db.session.identity_map.values():
-        if isinstance(contact, Contact) and contact.id in ids:
-            db.session.expire(contact, ["company_id", "company_name"])
+        statement = select(Contact).where(Contact.id.in_(chunk))
+        options = {"include_deleted": True, "populate_existing": True}
+        index_records(contacts, db.session.scalars(statement.execution_options(**options)))
     return len(ids)
 
 

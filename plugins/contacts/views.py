@@ -18,10 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 
 from core import db
 from core.db import utcnow
 from core.entities import service
+from core.entities.schemas import custom_field_map, field_label
 from core.models import User
 from core.permissions import authenticated, can, has_permission, requires, scoped
 from core.themes import render
@@ -305,13 +307,25 @@ def tasks() -> Any:
     )
 
 
+def _commit_task_change() -> bool:
+    """Commit; when someone else changed the task at the same moment, roll back and say so."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash(_("Someone else changed this task at the same moment. Check it and try again."), "error")
+        return False
+    return True
+
+
 @bp.route("/tasks/<int:task_id>/done", methods=["POST"])
 @authenticated
 def task_done(task_id: int) -> Any:
     task = load_task(task_id)
+    subject = task.subject
     tl.complete(task, current_user.id)
-    db.session.commit()
-    flash(_("Done: %(subject)s", subject=task.subject), "success")
+    if _commit_task_change():
+        flash(_("Done: %(subject)s", subject=subject), "success")
     return redirect(safe_next(url_for(".tasks")))
 
 
@@ -320,8 +334,8 @@ def task_done(task_id: int) -> Any:
 def task_reopen(task_id: int) -> Any:
     task = load_task(task_id)
     tl.reopen(task)
-    db.session.commit()
-    flash(_("The task is open again."), "success")
+    if _commit_task_change():
+        flash(_("The task is open again."), "success")
     return redirect(safe_next(url_for(".tasks")))
 
 
@@ -340,8 +354,8 @@ def task_reassign(task_id: int) -> Any:
         if form.assignee_id.data not in dict(form.assignee_id.choices):
             abort(400)
         tl.reassign(task, form.assignee_id.data, current_user.id)
-        db.session.commit()
-        flash(_("The task is reassigned."), "success")
+        if _commit_task_change():
+            flash(_("The task is reassigned."), "success")
         return redirect(safe_next(url_for(".tasks")))
     status = 400 if form.is_submitted() else 200
     return render("contacts/reassign.html", form=form, task=task, back=safe_next(url_for(".tasks"))), status
@@ -553,6 +567,7 @@ def merge(kind: str, record_id: int) -> Any:
         )
         return redirect(detail_url(kind, winner.id))
     users = names_of_users({record.owner_id, other.owner_id})
+    custom_fields = custom_field_map(entity(plural))  # the tenant's custom fields, with their labels
     return render(
         "contacts/merge.html",
         kind=kind,
@@ -560,6 +575,7 @@ def merge(kind: str, record_id: int) -> Any:
         b=other,
         rows=[(name, schema_fields[name].metadata.get("label", name)) for name in differing if name in schema_fields],
         custom_keys=custom_keys,
+        custom_label=lambda key: field_label(custom_fields[key], key) if key in custom_fields else key,
         counts={"a": related_counts(kind, record), "b": related_counts(kind, other)},
         users=users,
         show=_merge_value,

@@ -164,3 +164,19 @@ def test_disabling_contacts_removes_menu_pages_panels_api_and_search_and_keeps_t
         assert db.session.get(Interaction, task_id).done_at is None
     assert admin_client.get(f"/contacts/contacts/{contact}").status_code == 200
     assert "王小明" in admin_client.get("/search", query_string={"q": "小明"}).get_data(as_text=True)
+
+
+def test_every_email_and_phone_number_of_a_contact_is_searchable(admin_client, tenant, admin, create):
+    create(
+        tenant,
+        "contacts",
+        {
+            "name": "陳建宏",
+            "emails": [{"email": "chen@work.example.com"}, {"email": "jianhong.home@example.net", "label": "home"}],
+            "phones": [{"number": "0933-111-222"}, {"number": "(04) 2345-6789 #321", "label": "work"}],
+        },
+        admin,
+    )
+    for query in ("jianhong.home", "0423456789", "2345-6789", "0933111222"):
+        found = admin_client.get("/api/v1/contacts", query_string={"q": query}).get_json()
+        assert [row["name"] for row in found["data"]] == ["陳建宏"], query
