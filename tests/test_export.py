@@ -132,12 +132,22 @@ def test_without_columns_every_field_is_exported(acme, person, client_for, add):
     assert {"E-mail", "Phone", "Amount", "Due", "Status", "Notes", "Owner", "Department", "Tags"} <= set(header)
 
 
+def test_export_has_the_lists_columns_title_first(acme, person, client_for, add):
+    user = person(acme)
+    add(acme, user, name="A", email="a@example.com", status="won")
+    rows = read_csv(client_for(user).get("/items/items/export?columns=status&columns=email&columns=nonsense"))
+    assert rows == [["Name", "Status", "E-mail"], ["A", "Won", "a@example.com"]]
+
+
 def test_export_follows_the_list_filters(acme, person, client_for, add):
     user = person(acme)
     add(acme, user, 3, status="won")
     add(acme, user, 2, status="lost")
     rows = read_csv(client_for(user).get("/items/items/export?status=won&columns=name,status"))
     assert [r[1] for r in rows[1:]] == ["Won", "Won", "Won"]
+    chosen = add(acme, user, name="Chosen")[0]
+    rows = read_csv(client_for(user).get(f"/items/items/export?ids={chosen}&columns=name"))  # a bulk selection
+    assert rows[1:] == [["Chosen"]]
     assert client_for(user).get("/items/items/export?nonsense=1").status_code == 400
     assert client_for(user).get("/items/items/export?format=pdf").status_code == 400
 
@@ -289,3 +299,72 @@ def test_round_trip_export_then_import(acme, globex, person, client_for, add, it
             ["VIP", "台北"],
         ),
     ]
+
+
+def test_custom_fields_round_trip_through_export_and_import(
+    acme, globex, person, client_for, items_app, in_tenant, tmp_path
+):
+    from core.entities import custom_fields as cf
+    from core.entities import service
+    from core.entities.query import parse
+    from core.entities.registry import all_entities
+    from core.entities.schemas import schema_for
+    from core.models import User
+
+    specs = [
+        ("grade", "choice", {"choices": "A | A customer\nB | B customer"}),
+        ("budget", "money", {}),
+        ("founded", "date", {}),
+        ("vip", "bool", {}),
+        ("langs", "multichoice", {"choices": "en | English\nzh | 中文"}),
+        ("rep", "user", {}),
+        ("fax", "phone", {}),
+    ]
+    owner = person(acme, name="Rep Lin")
+    target = person(globex, name="Rep Lin")
+    for tenant in (acme, globex):
+        with in_tenant(tenant, use_app=items_app):
+            entity = all_entities()["items"]
+            for key, kind, extra in specs:
+                cf.create_field(entity, key=key, label=key.title(), type=kind, **extra)
+            db.session.commit()
+    custom = {
+        "grade": "B",
+        "budget": "1234.50",
+        "founded": "2001-02-03",
+        "vip": True,
+        "langs": ["en", "zh"],
+        "rep": owner.id,
+        "fax": "02-2345-6789",
+    }
+    with in_tenant(acme, use_app=items_app):
+        entity = all_entities()["items"]
+        data = schema_for(entity).load({"name": "台積電", "custom": custom})
+        service.create(entity, data, db.session.get(User, owner.id))
+        db.session.commit()
+
+    response = client_for(owner).get("/items/items/export?columns=name,cf_grade,cf_budget,cf_vip,cf_langs,cf_rep")
+    assert read_csv(response) == [
+        ["Name", "Grade", "Budget", "Vip", "Langs", "Rep"],
+        ["台積電", "B customer", "1234.50", "Yes", "English, 中文", "Rep Lin"],
+    ]
+    path = tmp_path / "items.xlsx"
+    path.write_bytes(client_for(owner).get("/items/items/export?format=xlsx").get_data())
+    with items_app.test_request_context(), in_tenant(globex, use_app=items_app):
+        entity = all_entities()["items"]
+        importer_user = db.session.get(User, target.id)
+        result, importer = import_file(entity, importer_user, str(path))
+        db.session.commit()
+        assert result.ok, result.errors
+        assert {name for name in importer.plan.mapping if name.startswith("custom.")} == {
+            f"custom.{key}" for key, _kind, _extra in specs
+        }
+        item = db.session.scalars(select(Item)).one()
+        assert item.custom == {**custom, "rep": target.id}
+        # The imported values are in the custom-field index that list filters use.
+        from werkzeug.datastructures import MultiDict
+
+        from core.entities.query import fetch_page
+
+        query = parse(entity, MultiDict([("cf_grade", "B"), ("cf_budget__gte", "1000")]))
+        assert [i.name for i in fetch_page(entity, query, user=importer_user).items] == ["台積電"]

@@ -80,14 +80,16 @@ def available_columns(entity: Entity) -> dict[str, Column]:
 
 
 def columns_for(entity: Entity, args: Mapping[str, Any] | None = None) -> list[Column]:
-    """The columns asked for with ``columns`` (comma-separated or repeated; ``cf_<key>`` for custom fields), or
-    all of them. Unknown names are left out."""
+    """The columns asked for with ``columns`` (comma-separated or repeated; ``cf_<key>`` for custom fields) after
+    the title field, as the list shows them, or all of them. Unknown names are left out."""
     available = available_columns(entity)
     wanted: list[str] = []
     if args is not None:
         values = args.getlist("columns") if hasattr(args, "getlist") else [args.get("columns") or ""]
         for value in values:
             wanted.extend(part.strip() for part in str(value or "").split(",") if part.strip())
+    if wanted and entity.title_field in available and entity.title_field not in wanted:
+        wanted.insert(0, entity.title_field)  # the list always shows the title first, whatever columns it picks
     chosen = []
     for name in wanted:
         name = f"{CUSTOM}.{name[3:]}" if name.startswith("cf_") else name

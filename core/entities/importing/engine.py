@@ -915,6 +915,11 @@ class Importer:
         else:
             statement = insert(model).returning(model.id, sort_by_parameter_order=True)
             ids = list(db.session.scalars(statement, values))
+        custom = [{"id": ident, CUSTOM: row[CUSTOM]} for ident, row in zip(ids, values, strict=True) if row.get(CUSTOM)]
+        if custom:  # the custom-field value index (filters) is kept by a flush listener these rows bypass
+            from core.entities.custom_fields import index_values
+
+            index_values(self.entity, custom)
         if ids:
             low, high = min(ids), max(ids)
             self._bulk = (low, high) if self._bulk is None else (min(self._bulk[0], low), max(self._bulk[1], high))
