@@ -161,6 +161,12 @@ def test_semicolons_and_tabs_are_sniffed(acme, person, run, items):
     assert [(i["name"], i["email"]) for i in items(acme)] == [("Ann", "ann@example.com"), ("Bob", "bob@example.com")]
 
 
+def test_excel_unicode_text_is_read(acme, person, run, items):
+    """Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated."""
+    assert run(acme, person(acme), "名稱\t電話\n王小明\t0912-345-678\n".encode("utf-16"), name="u.txt")[0].ok
+    assert [(i["name"], i["phone"]) for i in items(acme)] == [("王小明", "0912-345-678")]
+
+
 def test_xlsx_files_import_with_dates_and_numbers(acme, person, run, items, tmp_path):
     import datetime as dt
 
@@ -463,6 +469,19 @@ def test_duplicates_match_on_phone_digits(acme, person, run, items, existing):
         ("Ann Chen", "ANN@example.com", "0912345678"),
         ("New One", "new@example.com", "0911000111"),
     ]
+
+
+def test_records_in_the_trash_are_not_matched(acme, person, run, items, existing, items_app, in_tenant):
+    from core.db import utcnow
+
+    user = person(acme)
+    trashed = existing(acme, user, name="Old Ann", email="ann@example.com")
+    with in_tenant(acme, use_app=items_app):
+        db.session.get(Item, trashed).deleted_at = utcnow()
+        db.session.commit()
+    result, _importer = run(acme, user, FILE.encode())
+    assert (result.created, result.skipped) == (2, 0)
+    assert [i["name"] for i in items(acme)] == ["Ann Chen", "New One"]
 
 
 def test_duplicates_inside_the_file_are_handled_too(acme, person, run, items):

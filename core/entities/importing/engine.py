@@ -677,13 +677,16 @@ class Importer:
         if self.match is not None:
             self.index = MatchIndex(self.entity, self.match)
             self.index.load()
-        with tempfile.TemporaryFile(prefix="crm-import-") as spool:
-            self._check(table, result, spool, dry_run, progress)
-            if dry_run or not result.ok:
-                return result
-            spool.seek(0)
-            self._write(spool, result, progress)
-        return result
+        try:
+            with tempfile.TemporaryFile(prefix="crm-import-") as spool:
+                self._check(table, result, spool, dry_run, progress)
+                if dry_run or not result.ok:
+                    return result
+                spool.seek(0)
+                self._write(spool, result, progress)
+            return result
+        finally:
+            self.index = None  # its memory goes with the run, not with the importer
 
     def _batches(self, table: Table) -> Iterator[list[tuple[int, list[Any]]]]:
         batch: list[tuple[int, list[Any]]] = []
