@@ -109,6 +109,15 @@ def register_menu_items() -> list[MenuItem]:
             icon="puzzle",
         ),
         MenuItem(
+            "admin.custom_fields",
+            _l("Custom fields"),
+            "admin.custom_fields",
+            order=55,
+            permission="admin.settings.manage",
+            section="admin",
+            icon="list",
+        ),
+        MenuItem(
             "admin.settings",
             _l("Workspace settings"),
             "admin.settings",

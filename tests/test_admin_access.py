@@ -10,7 +10,7 @@ from core import db
 from core.models import Department, DepartmentGroup, Grant, Group
 from tests.notes_plugin.models import Note
 
-SAMPLE_ARGS = {"user_id": 1, "group_id": 1, "department_id": 1, "name": "notes"}
+SAMPLE_ARGS = {"user_id": 1, "group_id": 1, "department_id": 1, "name": "notes", "plural": "notes", "field_id": 1}
 
 
 def admin_rules(app):

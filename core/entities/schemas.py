@@ -9,9 +9,10 @@ this field, e.g. ``["姓名", "Full Name"]``). Fields with ``dump_only=True`` ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, pre_load
 
 from core.entities.definition import Entity
 
@@ -25,17 +26,26 @@ def custom_field_map(entity: Entity) -> dict[str, fields.Field]:
     return custom_fields.marshmallow_fields(entity)
 
 
+def _custom_when_missing(schema: Schema, data: Any, partial: Any = None, **kwargs: Any) -> Any:
+    """A full load with no ``custom`` still checks the required custom fields (each reports its own error)."""
+    partial = schema.partial if partial is None else partial
+    if not partial and isinstance(data, Mapping) and data.get(CUSTOM) is None:
+        return {**data, CUSTOM: {}}
+    return data
+
+
 def schema_for(entity: Entity, partial: bool = False, many: bool = False) -> Schema:
     """An instance of the entity's schema with a ``custom`` nested dict of the tenant's custom fields."""
     extra = custom_field_map(entity)
     base = entity.schema
     if extra:
         custom_schema = Schema.from_dict(extra, name=f"{base.__name__}Custom")
-        schema_class = type(
-            f"{base.__name__}WithCustom",
-            (base,),
-            {CUSTOM: fields.Nested(custom_schema, required=False, metadata={"label": "custom"})},
-        )
+        attributes: dict[str, Any] = {
+            CUSTOM: fields.Nested(custom_schema, required=False, metadata={"label": "custom"})
+        }
+        if any(f.required for f in extra.values()):
+            attributes["_load_custom_when_missing"] = pre_load(_custom_when_missing)
+        schema_class = type(f"{base.__name__}WithCustom", (base,), attributes)
     else:
         schema_class = base
     return schema_class(partial=partial, many=many, unknown=EXCLUDE)

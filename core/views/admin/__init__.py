@@ -11,6 +11,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from core.views.admin import (  # noqa: E402  (the page modules register their routes on bp)
     access,
     audit,
+    custom_fields,
     departments,
     groups,
     plugins,
@@ -18,4 +19,4 @@ from core.views.admin import (  # noqa: E402  (the page modules register their r
     users,
 )
 
-__all__ = ["access", "audit", "bp", "departments", "groups", "plugins", "settings", "users"]
+__all__ = ["access", "audit", "bp", "custom_fields", "departments", "groups", "plugins", "settings", "users"]
