@@ -209,6 +209,24 @@ def reopen(task: Interaction) -> None:
         task.reminder_pending_at = task.remind_at
 
 
+def reschedule(
+    task: Interaction, subject: str, body: str | None, due_at: dt.datetime | None, remind_at: dt.datetime | None
+) -> None:
+    """Change what a task is and when it is due; a new reminder time is sent again when it comes."""
+    task.subject, task.body, task.due_at = subject[:200], body, due_at
+    if remind_at != task.remind_at:
+        task.remind_at = remind_at
+        task.reminder_pending_at = remind_at if task.done_at is None else None
+
+
+def reminder_offset(task: Interaction) -> str:
+    """The reminder choice (minutes before the due time) that gives the task's reminder, or ``""``."""
+    if task.remind_at is None or task.due_at is None:
+        return ""
+    minutes = int((task.due_at - task.remind_at).total_seconds() // 60)
+    return str(minutes) if str(minutes) in ("0", "15", "60", "1440") else ""
+
+
 def reassign(task: Interaction, assignee_id: int, by_user_id: int | None) -> None:
     """Give a task to someone else; they are notified unless they reassigned it to themselves."""
     if task.assignee_id == assignee_id:

@@ -361,6 +361,39 @@ def task_reassign(task_id: int) -> Any:
     return render("contacts/reassign.html", form=form, task=task, back=safe_next(url_for(".tasks"))), status
 
 
+@bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@authenticated
+def task_edit(task_id: int) -> Any:
+    """Change a task: what, when it is due, the reminder, who does it (others' tasks need the manage scope)."""
+    task = load_task(task_id)
+    zone = tl.user_zone(current_user)
+    back = safe_next(url_for(".tasks"))
+    form = TaskForm()
+    form.assignee_id.choices = assignable_users()
+    if request.method == "GET":
+        form.subject.data = task.subject
+        form.body.data = task.body
+        form.due_at.data = utc_to_local(task.due_at, zone)
+        form.assignee_id.data = task.assignee_id
+        form.remind.data = tl.reminder_offset(task)
+    if form.validate_on_submit():
+        wanted = form.assignee_id.data
+        if wanted not in dict(form.assignee_id.choices):
+            abort(400)
+        others = task.assignee_id != current_user.id
+        if wanted != task.assignee_id and others and not can("contacts.tasks.manage", task):
+            abort(403)
+        due = local_to_utc(form.due_at.data, zone)
+        remind = due - dt.timedelta(minutes=int(form.remind.data)) if form.remind.data and due is not None else None
+        tl.reschedule(task, form.subject.data.strip(), (form.body.data or "").strip() or None, due, remind)
+        tl.reassign(task, wanted, current_user.id)
+        if _commit_task_change():
+            flash(_("The task is saved."), "success")
+        return redirect(back)
+    status = 400 if form.is_submitted() else 200
+    return render("contacts/task_form.html", form=form, task=task, back=back), status
+
+
 @bp.route("/panels/my-tasks")
 @authenticated
 def my_tasks_panel() -> Any:

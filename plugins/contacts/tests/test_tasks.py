@@ -1,6 +1,7 @@
 """Tasks: my tasks by day in my time zone, done, reassign, notifications, reminders."""
 
 import datetime as dt
+import re
 import zoneinfo
 
 import pytest
@@ -226,3 +227,31 @@ def test_tasks_of_trashed_contacts_leave_my_list(app, tenant, customer, admin, a
     assert "for a deleted contact" not in admin_client.get("/contacts/tasks").get_data(as_text=True)
     with in_tenant(tenant):
         assert db.session.get(User, admin.id) is not None
+
+
+def test_change_a_task_due_time_and_reminder(app, tenant, customer, make_user, client_as, in_tenant):
+    me = make_user(tenant)
+    other = make_user(tenant)
+    task_id = make_task(tenant, in_tenant, customer, me, subject="寄送報價", remind_at=utcnow() - dt.timedelta(days=1))
+    with in_tenant(tenant):
+        task = db.session.get(Interaction, task_id)
+        task.reminder_pending_at = None  # the old reminder was sent
+        db.session.commit()
+    client = client_as(me)
+    form = client.get(f"/contacts/tasks/{task_id}/edit").get_data(as_text=True)
+    assert 'value="寄送報價"' in form
+    year = utcnow().year + 1
+    response = client.post(
+        f"/contacts/tasks/{task_id}/edit",
+        data={"subject": "寄送修正後的報價", "due_at": f"{year}-02-03T09:30", "remind": "15", "assignee_id": me.id},
+    )
+    assert response.status_code == 302
+    with in_tenant(tenant):
+        task = db.session.get(Interaction, task_id)
+        assert task.subject == "寄送修正後的報價"
+        assert task.due_at == dt.datetime(year, 2, 3, 1, 30, tzinfo=dt.UTC)  # 09:30 in Taipei
+        assert task.reminder_pending_at == task.remind_at == dt.datetime(year, 2, 3, 1, 15, tzinfo=dt.UTC)
+    page = client.get(f"/contacts/tasks/{task_id}/edit").get_data(as_text=True)
+    assert re.search(r'<option (selected value="15"|value="15" selected)', page)
+    # Someone who neither does, wrote nor manages the task cannot change it.
+    assert client_as(other).get(f"/contacts/tasks/{task_id}/edit").status_code == 404
