@@ -15,9 +15,13 @@ META = {"name": "core", "title": _l("Core"), "slots": ("home.dashboard",)}
 @hookimpl
 def register_models() -> list[type]:
     from core import models
-    from core.entities import search_index  # noqa: F401  (the search_tokens table and the listener that fills it)
+    from core.entities.saved_views import SavedView
+    from core.entities.search_index import SearchToken  # its module also holds the listener that fills it
+    from core.entities.tags import Tag, Tagging
+    from core.models.custom_fields import CustomField, CustomValue
 
-    return [getattr(models, name) for name in models.__all__]
+    framework = [SavedView, SearchToken, Tag, Tagging, CustomField, CustomValue]
+    return [getattr(models, name) for name in models.__all__] + framework
 
 
 @hookimpl
