@@ -414,7 +414,6 @@ class ContactSchema(_CommonValidation, _Base):
             "synonyms": ["公司", "公司名稱", "公司名称", "Company", "Organization", "Organization 1 - Name"],
         },
     )
-    company_id = fields.Integer(dump_only=True, metadata={"label": _l("Company")})
     email = fields.Email(
         allow_none=True,
         validate=validate.Length(max=255),
