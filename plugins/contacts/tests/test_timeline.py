@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core import db
 from core.events import emit
+from core.models import User
 from plugins.contacts import plugin as contacts_plugin
 from plugins.contacts.models import Interaction
 from plugins.contacts.tests import opportunities_stub
@@ -208,3 +209,17 @@ def test_deleting_entries_author_or_editor_only(app, tenant, ming, admin_client,
     assert admin_client.post(f"/contacts/entries/{entry_id}/delete").status_code == 302
     with in_tenant(tenant):
         assert db.session.get(Interaction, entry_id) is None
+
+
+def test_public_add_task_notifies_the_assignee_and_lists_the_grades(app, tenant, ming, admin, make_user, in_tenant):
+    from plugins.contacts.models import Notification
+    from plugins.contacts.public import add_task, customer_grades, visible_contact_ids
+
+    rep = make_user(tenant)
+    with in_tenant(tenant), app.test_request_context():
+        task_id = add_task(title="回電", assignee_id=rep.id, contact_id=ming, user_id=admin.id)
+        db.session.commit()
+        assert db.session.get(Interaction, task_id).assignee_id == rep.id
+        assert db.session.scalar(select(Notification.user_id)) == rep.id
+        assert customer_grades() == ["A", "B", "C", "D"]
+        assert visible_contact_ids([ming, 424242], db.session.get(User, rep.id)) == set()  # no grant: nothing
