@@ -417,7 +417,7 @@ def test_bulk_actions_touch_only_rows_in_the_users_scope(acme, person, browser, 
     )
     assert response.status_code == 302 and response.headers["Location"].endswith("/items/items/?sort=name")
     flashed = text(client.get("/items/items/"))
-    assert "2 rows changed; 1 row skipped: outside what you may change." in flashed
+    assert "Changed: 2. Skipped: 1, outside what you may change." in flashed
     assert tags_of(acme, ids) == {ids[0]: ["hot", "急件"], ids[1]: ["hot", "急件"], ids[2]: []}
 
     client.post("/items/items/bulk", data={"action": "remove_tag", "tag": "hot", "ids": selected})
@@ -429,7 +429,7 @@ def test_bulk_actions_touch_only_rows_in_the_users_scope(acme, person, browser, 
     assert rows_of(acme) == {ids[0]: (seller.id, False), ids[1]: (colleague.id, False), ids[2]: (None, False)}
 
     response = client.post("/items/items/bulk", data={"action": "delete", "ids": selected}, follow_redirects=True)
-    assert "1 row changed; 2 rows skipped: outside what you may delete." in text(response)
+    assert "Changed: 1. Skipped: 2, outside what you may delete." in text(response)
     assert rows_of(acme) == {ids[0]: (seller.id, True), ids[1]: (colleague.id, False), ids[2]: (None, False)}
 
 

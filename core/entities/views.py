@@ -943,7 +943,7 @@ def bulk(entity: Entity) -> Any:
         return redirect(url_for(exporter, **args.to_dict(flat=False)), code=303)
 
     allowed = lq.ListQuery(ids=ids, sort="id")
-    skipped_note = _("skipped: outside what you may change")
+    reason = _("outside what you may change")
     if action == "assign_owner":
         users = people()
         owner = request.form.get("owner_id", type=int)
@@ -970,13 +970,17 @@ def bulk(entity: Entity) -> Any:
         for record in records:
             service.delete(entity, record)
         changed = len(records)
-        skipped_note = _("skipped: outside what you may delete")
+        reason = _("outside what you may delete")
     db.session.commit()
     skipped = len(ids) - changed
-    message = ngettext("%(num)s row changed", "%(num)s rows changed", changed)
     if skipped:
-        message += "; " + ngettext("%(num)s row", "%(num)s rows", skipped) + " " + skipped_note
-    flash(message + ".", "success" if changed else "error")
+        # One sentence with both numbers, so each language can order them its own way.
+        message = _(
+            "Changed: %(changed)s. Skipped: %(skipped)s, %(reason)s.", changed=changed, skipped=skipped, reason=reason
+        )
+    else:
+        message = ngettext("%(num)s row changed.", "%(num)s rows changed.", changed)
+    flash(message, "success" if changed else "error")
     return redirect(back)
 
 
