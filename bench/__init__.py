@@ -1,0 +1,1 @@
+"""Guanxi's benchmarks: ``python -m bench <scenario> ...`` (see bench/README.md)."""
