@@ -660,3 +660,16 @@ def test_the_command_refuses_unknown_entities_and_users_without_permission(acme,
     assert result.exit_code != 0 and "gadgets" in result.output
     result = runner.invoke(crm, ["import", "items", str(path), "--tenant", "acme", "--as", reader.email])
     assert result.exit_code != 0 and "items.item.import" in result.output
+
+
+def test_the_match_index_table_grows_and_keeps_the_first_id():
+    from core.entities.importing.engine import HashTable, _hash
+
+    table = HashTable(capacity=8)
+    keys = [_hash(f"user{n}@example.com") for n in range(10_000)]
+    for n, key in enumerate(keys):
+        table.setdefault(key, n + 1)
+    table.setdefault(keys[5], 999)
+    assert [table.get(key) for key in keys] == list(range(1, 10_001))
+    assert table.get(_hash("nobody@example.com")) is None
+    assert table.size == 10_000 and table.mask + 1 >= 20_000

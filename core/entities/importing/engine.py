@@ -17,6 +17,7 @@ import pickle
 import re
 import tempfile
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -305,21 +306,64 @@ def _values(value: Any) -> list[Any]:
 
 
 def _hash(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+    """A 64-bit hash of a match key, never 0 (the empty slot of :class:`HashTable`)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True) or 1
+
+
+class HashTable:
+    """64-bit hashes to record ids, in two flat arrays (open addressing, at most half full): 16 to 32 bytes per
+    key, where a dict of Python ints takes over 100. The first id stored for a hash is kept."""
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self.hashes = array("q", bytes(8 * capacity))
+        self.ids = array("q", bytes(8 * capacity))
+        self.mask = capacity - 1
+        self.size = 0
+
+    def get(self, key: int) -> int | None:
+        hashes, slot = self.hashes, key & self.mask
+        while True:
+            found = hashes[slot]
+            if found == key:
+                return self.ids[slot]
+            if found == 0:
+                return None
+            slot = (slot + 1) & self.mask
+
+    def setdefault(self, key: int, ident: int) -> None:
+        hashes, slot = self.hashes, key & self.mask
+        while True:
+            found = hashes[slot]
+            if found == key:
+                return
+            if found == 0:
+                hashes[slot] = key
+                self.ids[slot] = ident
+                self.size += 1
+                if self.size * 2 > self.mask:
+                    self._grow()
+                return
+            slot = (slot + 1) & self.mask
+
+    def _grow(self) -> None:
+        old = [(h, i) for h, i in zip(self.hashes, self.ids, strict=True) if h]
+        self.__init__(2 * (self.mask + 1))  # type: ignore[misc]
+        for key, ident in old:
+            self.setdefault(key, ident)
 
 
 class MatchIndex:
     """Existing records of the tenant by match key (the trash excluded), plus the records this import creates.
 
-    Keys are held as 64-bit hashes to keep memory small (about 100 bytes per record with a value); a hit is
-    confirmed against the record's stored value before it counts.
+    Keys are held as 64-bit hashes in a :class:`HashTable`, so even a million records with a value take a few
+    tens of megabytes; a hit is confirmed against the record's stored value before it counts.
     """
 
     def __init__(self, entity: Entity, target: Target) -> None:
         self.entity = entity
         self.target = target
         self.key = key_function(target)
-        self.ids: dict[int, int] = {}
+        self.ids = HashTable()
         model = entity.model
         self.column = None
         if target.custom_key is None:
@@ -366,7 +410,7 @@ class MatchIndex:
         """The id of the record each row's keys match (existing or created earlier), or ``None``."""
         found: list[int | None] = []
         for keys in rows:
-            found.append(next((self.ids[h] for h in (_hash(k) for k in keys) if h in self.ids), None))
+            found.append(next((i for i in (self.ids.get(_hash(k)) for k in keys) if i is not None), None))
         return self._confirm(rows, found)
 
     def _confirm(self, rows: list[list[str]], found: list[int | None]) -> list[int | None]:
