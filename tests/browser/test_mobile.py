@@ -55,6 +55,7 @@ def test_sign_in_and_open_every_menu_entry(live_server, phone, width, locale):
     sign_in(page, live_server)
     paths = menu_links(page, live_server)
     assert "/" in paths and len(paths) >= 2, f"the menu shows too little: {paths}"
+    print(f"menu entries at {width}px: {', '.join(paths)}")
 
     problems: list[str] = []
     check_page(page, "/ (after sign-in)", problems)
