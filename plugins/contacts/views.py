@@ -291,15 +291,17 @@ def tasks() -> Any:
     users = names_of_users({t.assignee_id for t in page.items if t.assignee_id})
     contacts, companies = record_names(page.items)
     args = {"assignee": whose} if whose else {}
+    people = assignable_users() if manager else []
     return render(
         "contacts/tasks.html",
+        whose_name=dict(people).get(int(whose), "") if whose.isdigit() else "",
         groups=groups,
         users=users,
         contact_names=contacts,
         company_names=companies,
         manager=manager,
         whose=whose,
-        people=assignable_users() if manager else [],
+        people=people,
         next_url=url_for(".tasks", after=page.next_cursor, **args) if page.next_cursor else None,
         first_url=url_for(".tasks", **args) if request.args.get("after") else None,
         show_assignee=bool(whose),

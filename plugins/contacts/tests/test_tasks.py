@@ -135,6 +135,8 @@ def test_reassigning_others_tasks_needs_the_manage_permission_in_scope(
     boss = client_as(manager)
     team = boss.get("/contacts/tasks?assignee=all").get_data(as_text=True)
     assert "north task" in team and "south task" not in team
+    one = boss.get(f"/contacts/tasks?assignee={rep.id}").get_data(as_text=True)
+    assert f"Open tasks of {rep.email}" in one and "north task" in one
     assert boss.get(f"/contacts/tasks/{south_task}/reassign").status_code == 404
     response = boss.post(f"/contacts/tasks/{north_task}/reassign", data={"assignee_id": manager.id})
     assert response.status_code == 302
