@@ -346,10 +346,11 @@ class HashTable:
             slot = (slot + 1) & self.mask
 
     def _grow(self) -> None:
-        old = [(h, i) for h, i in zip(self.hashes, self.ids, strict=True) if h]
+        hashes, ids = self.hashes, self.ids
         self.__init__(2 * (self.mask + 1))  # type: ignore[misc]
-        for key, ident in old:
-            self.setdefault(key, ident)
+        for key, ident in zip(hashes, ids, strict=True):
+            if key:
+                self.setdefault(key, ident)
 
 
 class MatchIndex:
@@ -683,7 +684,39 @@ class Importer:
                     result.add_error(row, column, message)
                 if not problems:
                     valid[position] = (row, data)
+        self._check_references(valid, result)
         return [valid[p] for p in sorted(valid)]
+
+    def _check_references(self, valid: dict[int, tuple[int, dict[str, Any]]], result: ImportResult) -> None:
+        """User and department ids must be this tenant's: one query per kind for the whole batch."""
+        from core.entities.schemas import REFERENCE_WIDGETS, custom_field_map, editable_fields, widget
+        from core.models import Department, User
+
+        fields = [(None, n, widget(f)) for n, f in editable_fields(self.schema).items()]
+        fields += [(CUSTOM, k, widget(f)) for k, f in custom_field_map(self.entity).items()]
+        fields = [(c, n, k) for c, n, k in fields if k in REFERENCE_WIDGETS]
+        if not fields or not valid:
+            return
+
+        def values(data: dict[str, Any], container: str | None, name: str) -> list[Any]:
+            source = (data.get(CUSTOM) or {}) if container else data
+            value = source.get(name) if isinstance(source, Mapping) else None
+            return [v for v in (value if isinstance(value, list | tuple) else [value]) if v is not None]
+
+        models = {"user": User, "department": Department}
+        known: dict[str, set[Any]] = {}
+        for kind, model in models.items():
+            ids = {v for _r, d in valid.values() for c, n, k in fields if k == kind for v in values(d, c, n)}
+            numbers = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+            known[kind] = set(db.session.scalars(select(model.id).where(model.id.in_(numbers)))) if numbers else set()
+        messages = {"user": _("No such user."), "department": _("No such department.")}
+        for position, (row, data) in list(valid.items()):
+            bad = [(c, n, k) for c, n, k in fields if any(v not in known[k] for v in values(data, c, n))]
+            for container, name, kind in bad:
+                column = self._column_of_custom(name) if container else self._column_of(name)
+                result.add_error(row, column, messages[kind])
+            if bad:
+                del valid[position]
 
     def _editable(self, ids: set[int]) -> set[int]:
         if not ids:
