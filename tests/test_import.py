@@ -673,3 +673,13 @@ def test_the_match_index_table_grows_and_keeps_the_first_id():
     assert [table.get(key) for key in keys] == list(range(1, 10_001))
     assert table.get(_hash("nobody@example.com")) is None
     assert table.size == 10_000 and table.mask + 1 >= 20_000
+
+
+
+def test_an_owner_from_another_workspace_is_refused_and_nothing_is_stored(acme, globex, person, run, items):
+    importer_user = person(acme)
+    outsider = person(globex)
+    content = csv_bytes(f"Name,Owner\nKept apart,{outsider.id}\nFine,{importer_user.id}\n")
+    result, _importer = run(acme, importer_user, content, plan=None)
+    assert any(error.row == 2 and error.column == "Owner" for error in result.errors)
+    assert items(acme) == []  # all or nothing: the good row is not stored either
