@@ -28,7 +28,8 @@ from core.permissions import requires, view_policy
 from core.plugins import PluginHost
 from core.themes import render
 
-SAMPLES = 3
+SAMPLES = 3  # example values shown per column on the mapping page, from at most SAMPLE_ROWS rows
+SAMPLE_ROWS = 200
 PREVIEW_ROWS = 20
 
 
@@ -105,11 +106,11 @@ def make_blueprint(entity: Entity) -> Blueprint:
                     with open_table(str(upload.path), encoding=encoding, filename=file.filename) as table:
                         headers = table.headers
                         samples: list[list[str]] = [[] for _header in headers]
-                        for _row, cells in table.rows():
+                        for seen, (_row, cells) in enumerate(table.rows()):
                             for index, cell in enumerate(cells[: len(headers)]):
                                 if cell not in (None, "") and len(samples[index]) < SAMPLES:
                                     samples[index].append(str(cell)[:80])
-                            if all(len(s) >= SAMPLES for s in samples):
+                            if seen >= SAMPLE_ROWS or all(len(s) >= SAMPLES for s in samples):
                                 break
                         kind, codec, encoding_name = table.kind, table.encoding, table.encoding_name
                 except ReadError as exc:
