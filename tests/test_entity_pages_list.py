@@ -318,6 +318,21 @@ def test_scopes_apply_to_the_list_and_its_count(acme, person, browser, add_items
         assert total_shown(client.get("/items/items/?limit=2")) == len(expected)
 
 
+def test_a_large_list_says_more_than_the_count_cap_instead_of_counting_every_row(
+    acme, person, browser, add_items, monkeypatch
+):
+    from core.entities import query
+
+    monkeypatch.setattr(query, "COUNT_CAP", 3)
+    client = browser(person(acme, {"items.item.view": "all"}))
+    add_items(acme, [{"name": f"row {n}"} for n in range(3)])
+    assert total_shown(client.get("/items/items/")) == 3
+    add_items(acme, [{"name": "one more"}])
+    page = text(client.get("/items/items/"))
+    assert "More than 3 records" in page
+    assert len(ROW.findall(page)) == 4
+
+
 # ---------------------------------------------------------------------------------------- saved views
 
 

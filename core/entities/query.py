@@ -24,6 +24,7 @@ from core.entities.definition import Entity
 from core.permissions import scoped
 
 MAX_LIMIT = 200
+COUNT_CAP = 10_000  # a list page counts at most this many rows (see count())
 MAX_IDS = 1000
 RESERVED = {"q", "sort", "after", "before", "limit", "columns", "view", "format", "tag", "page", "ids"}
 OPERATORS = {"eq", "ne", "gte", "lte", "gt", "lt", "contains", "empty"}
@@ -223,8 +224,21 @@ def statement(entity: Entity, query: ListQuery, action: str = "view", user: Any 
     return stmt
 
 
-def count(entity: Entity, query: ListQuery, action: str = "view", user: Any = None, trash: bool = False) -> int:
+def count(
+    entity: Entity,
+    query: ListQuery,
+    action: str = "view",
+    user: Any = None,
+    trash: bool = False,
+    cap: int | None = None,
+) -> int:
+    """How many rows match; with ``cap``, counting stops after ``cap + 1`` (more than ``cap``: "cap+").
+
+    An exact count reads every matching row; a list page shows "more than 10,000" instead, so its cost stays
+    bounded however large the tenant (Odoo's list views count the same way)."""
     inner = statement(entity, query, action, user, trash).with_only_columns(entity.model.id).order_by(None)
+    if cap is not None:
+        inner = inner.limit(cap + 1)
     return db.session.scalar(select(func.count()).select_from(inner.subquery())) or 0
 
 

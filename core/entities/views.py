@@ -409,7 +409,7 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
     try:
         query = lq.parse(entity, request.args)
         page = lq.fetch_page(entity, query, "view")
-        total = lq.count(entity, query, "view")
+        total = lq.count(entity, query, "view", cap=lq.COUNT_CAP)
         records = page.items
         pager = Pager(
             has_prev=bool(page.prev_cursor),
@@ -484,6 +484,7 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
         "sort": sort,
         "sort_url": lambda key: _sort_url(entity, sort, key),
         "total": total,
+        "total_cap": lq.COUNT_CAP,
         "pager": pager,
         "errors": errors,
         "q": request.args.get("q", ""),
