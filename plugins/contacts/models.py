@@ -55,6 +55,7 @@ class Company(Record, Owned, AddressMixin, ClassificationMixin, Base):
     __tablename__ = "contacts_companies"
     __table_args__ = (
         Index(None, "tenant_id", "updated_at", "id"),
+        Index(None, "tenant_id", "deleted_at"),  # list counts read this index alone (no table rows)
         Index(None, "tenant_id", "name", "id"),
         Index(None, "tenant_id", "name_key"),
         Index(None, "tenant_id", "tax_id"),
@@ -90,6 +91,7 @@ class Contact(Record, Owned, AddressMixin, ClassificationMixin, Base):
     __tablename__ = "contacts_contacts"
     __table_args__ = (
         Index(None, "tenant_id", "updated_at", "id"),
+        Index(None, "tenant_id", "deleted_at"),  # list counts read this index alone (no table rows)
         Index(None, "tenant_id", "name", "id"),
         Index(None, "tenant_id", "name_key"),
         Index(None, "tenant_id", "company_name", "id"),

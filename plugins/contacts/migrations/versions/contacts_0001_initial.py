@@ -71,6 +71,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contacts_companies", schema=None) as batch_op:
         batch_op.create_index(
+            batch_op.f("ix_contacts_companies_tenant_id_deleted_at"), ["tenant_id", "deleted_at"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_contacts_companies_tenant_id_address_city"), ["tenant_id", "address_city"], unique=False
         )
         batch_op.create_index(
@@ -166,6 +169,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts_contacts")),
     )
     with op.batch_alter_table("contacts_contacts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_contacts_contacts_tenant_id_deleted_at"), ["tenant_id", "deleted_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_contacts_contacts_tenant_id_address_city"), ["tenant_id", "address_city"], unique=False
         )
