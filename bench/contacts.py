@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=20251126)
     parser.add_argument("--only", help="Comma-separated operations to measure (default: all).")
     parser.add_argument("--skip-import", action="store_true", help="Do not measure the import.")
+    parser.add_argument(
+        "--import-timeout", type=float, default=1800, help="Stop the import after this many seconds (default 1800)."
+    )
     parser.add_argument("--explain", metavar="FILE", help="Write the query plans of every operation to FILE.")
     parser.add_argument("--quick", action="store_true", help="A smoke run: few requests, short throughput runs.")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards (and print its URL).")
@@ -592,7 +595,7 @@ def write_import_file(path: Path, rows: int, run_id: str, seed: int) -> None:
 
 
 def measure_import(
-    database: BenchDatabase, rows: int, secret_key: str, run_id: str, seed: int, plugins: list[str]
+    database: BenchDatabase, rows: int, secret_key: str, run_id: str, seed: int, plugins: list[str], timeout: float
 ) -> dict[str, Any]:
     path = database.workdir / f"import-{rows}.csv"
     started = time.perf_counter()
@@ -605,7 +608,21 @@ def measure_import(
         "--user", BENCH_EMAIL, "--entity", "contacts", "--plugins", ",".join(plugins), str(path),
     ]  # fmt: skip
     log(f"importing {rows:,} rows")
-    finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    started = time.perf_counter()
+    try:
+        finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        path.unlink(missing_ok=True)
+        return {
+            "rows": rows,
+            "error": f"did not finish within {timeout:.0f} s (stopped; nothing was stored)",
+            "rows_per_s": None,
+            "rows_per_s_below": round(rows / timeout),
+            "meets_target": False,
+            "target": ">= 10,000 rows/s, peak RSS < 300 MB",
+        }
+    finally:
+        log(f"import ended after {time.perf_counter() - started:.0f} s")
     path.unlink(missing_ok=True)
     if finished.returncode != 0:
         return {"rows": rows, "error": finished.stderr[-3000:]}
@@ -663,6 +680,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results[op.name] = {"kind": op.kind, "description": op.description, "error": str(exc)[:300]}
                     failed.append(op)
             report["worker_peak_rss_mb"] = server.worker_peak_rss()
+            report["operations"] = results
+            save(report, args.output)
             browser.close()
             api.close()
         log("measuring the SQL floor")
@@ -672,12 +691,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, floor in floors.items():
             results[name].update(floor)
         report["operations"] = results
+        save(report, args.output)
         if plans is not None:
             Path(args.explain).write_text("\n\n".join(plans), encoding="utf-8")
             report["notes"].append(f"query plans written to {args.explain}")
         if not args.skip_import:
             rows = args.import_rows or min(args.rows, 200 if args.quick else args.rows)
-            report["import"] = measure_import(database, rows, secret_key, run_id, args.seed, plugins)
+            report["import"] = measure_import(
+                database, rows, secret_key, run_id, args.seed, plugins, args.import_timeout
+            )
         app.extensions["crm.db"].engine.dispose()
     finally:
         if args.keep:
@@ -686,14 +708,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def save(report: dict[str, Any], path: str | None) -> None:
+    """Write the report so far (a long run that is stopped still leaves what it measured)."""
+    if path:
+        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench contacts", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     report = run(args)
-    text = json.dumps(report, ensure_ascii=False, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    save(report, args.output)
     print()
     print(table(report))

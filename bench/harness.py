@@ -640,7 +640,13 @@ def machine() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 memory = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": memory, "python": sys.version.split()[0]}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": memory,
+        "python": sys.version.split()[0],
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def table(report: Mapping[str, Any]) -> str:
@@ -662,7 +668,9 @@ def table(report: Mapping[str, Any]) -> str:
             f"{cell(result.get('queries'), 4)}  {ok}"
         )
     imp = report.get("import")
-    if imp:
+    if imp and imp.get("error"):
+        lines.append(f"import of {imp.get('rows'):,} rows: {imp['error']}  (target >= 10,000 rows/s: NOT MET)")
+    elif imp:
         lines.append(
             f"import: {imp.get('rows'):,} rows in {imp.get('seconds')} s = {imp.get('rows_per_s')} rows/s, "
             f"peak RSS {imp.get('peak_rss_mb')} MB"
