@@ -452,8 +452,8 @@ def query_layer_statements(app: Any, setup: Setup, ctx: Context, op: Operation, 
             query = lq.parse(entity, request.args)
             with capture(engine) as captured:
                 lq.fetch_page(entity, query, "view", current_user)
-                if op.kind == "page":
-                    lq.count(entity, query, "view", current_user)
+                if op.kind == "page":  # the list page's count, capped as the page caps it
+                    lq.count(entity, query, "view", current_user, cap=getattr(lq, "COUNT_CAP", None))
         finally:
             db.session.rollback()
             request_ctx.pop()
@@ -701,6 +701,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 database, rows, secret_key, run_id, args.seed, plugins, args.import_timeout
             )
         app.extensions["crm.db"].engine.dispose()
+        report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if args.keep:
             report["notes"].append(f"database kept: {database.url} (measure it again with --reuse --database URL)")
