@@ -191,7 +191,8 @@ def test_the_access_check_explains_a_denial(notes_app, office, client_as):
     text = re.sub(r"\s+", " ", page.get_data(as_text=True))
     assert "Not allowed" in text and "cannot use notes.view on this record" in text
     assert "does not reach the record" in text
-    assert "outside the widest scope held" in text  # the kernel's reason names the widest scope and the record's owner/department
+    # the kernel's reason names the widest scope and the record's owner/department
+    assert "outside the widest scope held" in text
 
     no_grant = admin_client.get("/admin/explain", query_string={"email": clerk.email, "permission": "notes.edit"})
     text = re.sub(r"\s+", " ", no_grant.get_data(as_text=True))
