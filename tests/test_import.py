@@ -675,7 +675,6 @@ def test_the_match_index_table_grows_and_keeps_the_first_id():
     assert table.size == 10_000 and table.mask + 1 >= 20_000
 
 
-
 def test_an_owner_from_another_workspace_is_refused_and_nothing_is_stored(acme, globex, person, run, items):
     importer_user = person(acme)
     outsider = person(globex)
