@@ -4,10 +4,10 @@ Rows are written straight to the tables (kernel-level code: ``tenant_id`` is fil
 goes through its column's bind processor, so it is stored exactly as the ORM would store it), a batch of contacts
 at a time with their e-mail addresses, phone numbers, company memberships, tags, custom field values and some
 timeline entries. The search token index is filled with the tokens of ``core.entities.search_index`` (checked
-against ``record_tokens`` on every batch) and the custom field index by ``core.entities.custom_fields.index_values``,
-so search and filters work on the generated rows exactly as on imported ones. Secondary indexes of the big tables
-are dropped before loading and built afterwards (building an index from sorted data is much faster than keeping it
-up to date row by row), then the planner's statistics are refreshed with ``ANALYZE``.
+against ``record_tokens`` on every batch) and the custom field index with the rows ``custom_fields.index_values``
+would write, so search and filters work on the generated rows exactly as on imported ones. Secondary indexes of the
+big tables are dropped before loading and built afterwards (building an index from sorted data is much faster than
+keeping it up to date row by row), then the planner's statistics are refreshed with ``ANALYZE``.
 """
 
 from __future__ import annotations
@@ -324,6 +324,7 @@ LOADED_TABLES = (
     "taggings",
     "contacts_interactions",
     "search_tokens",
+    "custom_values",
 )
 
 
@@ -343,6 +344,7 @@ class Loader:
         self.tables = {name: Base.metadata.tables[name] for name in LOADED_TABLES}
         self.ids = Ids()
         self.dropped: list[Any] = []
+        self.primary_key_dropped = False
         self._writers: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def start(self) -> None:
@@ -353,11 +355,18 @@ class Loader:
                 for index in sorted(table.indexes, key=lambda i: i.name or ""):
                     index.drop(conn)
                     self.dropped.append(index)
+            if conn.dialect.name == "postgresql":
+                # The token table's primary key is its only index: build it once at the end too.
+                conn.execute(text("ALTER TABLE search_tokens DROP CONSTRAINT pk_search_tokens"))
+                self.primary_key_dropped = True
 
     def finish(self) -> None:
         started = time.perf_counter()
         log(f"building {len(self.dropped)} indexes")
         with self.engine.begin() as conn:
+            if self.primary_key_dropped:
+                columns = ", ".join(c.name for c in self.tables["search_tokens"].primary_key.columns)
+                conn.execute(text(f"ALTER TABLE search_tokens ADD CONSTRAINT pk_search_tokens PRIMARY KEY ({columns})"))
             for index in self.dropped:
                 index.create(conn)
         log(f"indexes built in {time.perf_counter() - started:.1f} s; analysing")
@@ -482,12 +491,53 @@ class Tokens:
 
 
 TOKEN_COLUMNS = ("tenant_id", "entity", "token", "record_id")
+VALUE_COLUMNS = ("id", "tenant_id", "entity", "field_id", "record_id", "value_text", "value_number", "value_date")
+
+
+class CustomValues:
+    """Rows of the custom field index for generated contacts, as ``custom_fields.index_values`` makes them.
+
+    Each stored value becomes its index rows through ``custom_fields._index_rows`` (what ``index_values`` calls
+    per value); writing them with the loader instead of ``index_values`` skips its delete-before-insert, which
+    new records do not need and which needs the index this loader drops while it loads.
+    """
+
+    def __init__(self, loader: Loader, plural: str) -> None:
+        from core.entities import custom_fields
+
+        self.loader = loader
+        self.plural = plural
+        self.fields = {field.key: field for field in custom_fields.fields_for(plural)}
+        self.table = loader.tables["custom_values"]
+
+    def rows(self, tenant_id: int, records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        from core.entities.custom_fields import _index_rows
+
+        out = []
+        for record in records:
+            for key, value in (record.get("custom") or {}).items():
+                field = self.fields.get(key)
+                if field is None:
+                    continue
+                for columns in _index_rows(field, value):
+                    out.append(
+                        (
+                            tenant_id,
+                            self.plural,
+                            field.id,
+                            record["id"],
+                            columns.get("value_text"),
+                            columns.get("value_number"),
+                            columns.get("value_date"),
+                        )
+                    )
+        ids = self.loader.ids.take(self.table, len(out))
+        return [(new_id, *row) for new_id, row in zip(ids, out, strict=True)]
 
 
 def load_tenant(loader: Loader, plan: TenantPlan, seed: int) -> None:
     """Generate and insert the plan's companies and contacts, ``BATCH`` contacts per transaction."""
     from core import db
-    from core.entities import custom_fields
     from core.entities.registry import all_entities
     from core.tenancy import tenant_context
 
@@ -495,6 +545,7 @@ def load_tenant(loader: Loader, plan: TenantPlan, seed: int) -> None:
     with loader.app.app_context(), tenant_context(plan.tenant):
         entities = all_entities()
         company_tokens, contact_tokens = Tokens(entities["companies"]), Tokens(entities["contacts"])
+        custom_values = CustomValues(loader, "contacts")
         session = db.session
         speed_up_sqlite(session)
         tenant_id = plan.tenant.id
@@ -518,7 +569,7 @@ def load_tenant(loader: Loader, plan: TenantPlan, seed: int) -> None:
             for name, child in children.items():
                 loader.insert(conn, name, child)
             loader.insert_tuples(conn, "search_tokens", TOKEN_COLUMNS, contact_tokens.rows(tenant_id, rows))
-            custom_fields.index_values("contacts", rows)
+            loader.insert_tuples(conn, "custom_values", VALUE_COLUMNS, custom_values.rows(tenant_id, rows))
             session.commit()
             done += len(rows)
             if done % 100_000 < BATCH or done == plan.contacts:
