@@ -428,8 +428,12 @@ def _signed_in_request(app: Any, setup: Setup, path: str) -> Any:
     return ctx
 
 
-def query_layer_statements(app: Any, setup: Setup, ctx: Context, op: Operation, i: int = 0) -> list[tuple[str, Any]]:
-    """The statements the query layer runs for ``op`` (not the rest of the request)."""
+def query_layer_statements(
+    app: Any, setup: Setup, ctx: Context, op: Operation, i: int = 0, found: dict[str, Any] | None = None
+) -> list[tuple[str, Any]]:
+    """The statements the query layer runs for ``op`` (not the rest of the request); ``found`` receives the
+    number of rows or hits it answered."""
+    found = {} if found is None else found
     from flask import request
     from flask_login import current_user
 
@@ -451,7 +455,7 @@ def query_layer_statements(app: Any, setup: Setup, ctx: Context, op: Operation, 
         try:
             query = lq.parse(entity, request.args)
             with capture(engine) as captured:
-                lq.fetch_page(entity, query, "view", current_user)
+                found["rows"] = len(lq.fetch_page(entity, query, "view", current_user).items)
                 if op.kind == "page":  # the list page's count, capped as the page caps it
                     lq.count(entity, query, "view", current_user, cap=getattr(lq, "COUNT_CAP", None))
         finally:
@@ -468,7 +472,7 @@ def query_layer_statements(app: Any, setup: Setup, ctx: Context, op: Operation, 
         request_ctx = _signed_in_request(app, setup, ctx.search_url)
         try:
             with capture(engine) as captured:
-                global_search(_rotate(values, i), current_user, 10)
+                found["hits"] = len(global_search(_rotate(values, i), current_user, 10))
         finally:
             db.session.rollback()
             request_ctx.pop()
@@ -518,7 +522,10 @@ def sql_floors(
         # Rotating operations: a few different values, each replayed ``repeat`` times.
         variants = 3 if op.name.startswith("search") or op.name == "detail" else 1
         for i in range(variants):
-            statements = query_layer_statements(app, setup, ctx, op, i)
+            answered: dict[str, Any] = {}
+            statements = query_layer_statements(app, setup, ctx, op, i, answered)
+            for key, value in answered.items():
+                floor.setdefault(key, value)  # rows of the page, or hits of the first search
             rounds.append(replay(engine, statements, repeat))
             path = _path_of(op, ctx, setup, i)
             everything = request_statements(app, api if op.client == "api" else browser, path)
