@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import html
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -63,7 +65,6 @@ DEPARTMENTS = ("北區業務部", "中區業務部", "南區業務部", "海外�
 DEEP_PAGES = 100
 FILTER_TAG = data.TAGS[0]
 FILTER_REGION = data.REGIONS[0][0]
-COMMON_FRAGMENT = "科技"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -270,6 +271,11 @@ def samples(app: Any, tenant: Any, seed: int) -> data.Samples:
                 found.chinese_fragments.append(row.name[1:3])
             if row.name.isascii() and len(found.latin_prefixes) < 50:
                 found.latin_prefixes.append(row.name.split()[-1][:4].lower())
+        found.common_fragments = [
+            word
+            for word in data.INDUSTRY_WORDS
+            if db.session.scalar(select(Contact.id).where(Contact.company_name.contains(word)).limit(1))
+        ][:1] or [data.INDUSTRY_WORDS[0]]
         start = rng.randint(low, high)
         timeline = db.session.scalars(
             select(Interaction.contact_id)
@@ -339,6 +345,14 @@ def build_context(app: Any, setup: Setup) -> Context:
     )
 
 
+LAZY_URL = re.compile(r'data-lazy-url="([^"]+)"')
+
+
+def lazy_urls(page: str) -> list[str]:
+    """The URLs of the panels a page loads after it has been shown."""
+    return [html.unescape(url) for url in LAZY_URL.findall(page)]
+
+
 def _rotate(values: list[str], i: int) -> str:
     return values[i % len(values)]
 
@@ -365,6 +379,20 @@ def operations(ctx: Context, setup: Setup, run_id: str) -> list[Operation]:
             },
         )
 
+    def panels(client: HttpClient, i: int) -> Answer:
+        """The lazy panels of a detail page, fetched one after the other as the page's script does."""
+        page = client.get(_rotate(ctx.detail_urls, i))
+        if page.status != 200:
+            return page
+        total = Answer(200, b"", 0.0, 0.0, {})
+        for url in lazy_urls(page.body.decode("utf-8", "replace")):
+            answer = client.get(url)
+            if answer.status != 200:
+                return answer
+            total.client_ms += answer.client_ms
+            total.server_ms = (total.server_ms or 0.0) + (answer.server_ms or 0.0)
+        return total
+
     return [
         Operation("list_page1", "page", get(ctx.list_url), description="contacts list, page 1 (25 rows, count)"),
         Operation(
@@ -388,8 +416,8 @@ def operations(ctx: Context, setup: Setup, run_id: str) -> list[Operation]:
         Operation(
             "search_chinese_common",
             "search",
-            search([COMMON_FRAGMENT]),
-            description=f"global search, {COMMON_FRAGMENT} (in about one company name in twelve)",
+            search(s.common_fragments),
+            description=f"global search, {s.common_fragments[0]} (an industry word, in about 1 company name in 12)",
         ),
         Operation("search_latin", "search", search(s.latin_prefixes), description="global search, 4-letter prefix"),
         Operation("search_phone", "search", search(s.phones), description="global search, last 6 digits of a mobile"),
@@ -398,6 +426,12 @@ def operations(ctx: Context, setup: Setup, run_id: str) -> list[Operation]:
             "page",
             lambda client, i: client.get(_rotate(ctx.detail_urls, i)),
             description="contact detail page with its panels (contacts with timeline entries, rotating)",
+        ),
+        Operation(
+            "detail_lazy_panels",
+            "page",
+            panels,
+            description="the panels a detail page loads after it (timeline, duplicates), summed",
         ),
         Operation("api_list", "api", get(ctx.api_list_url), client="api", description="GET /api/v1/contacts (25 rows)"),
         Operation(
@@ -465,7 +499,7 @@ def query_layer_statements(
     if op.kind == "search":
         values = {
             "search_chinese": setup.samples.chinese_fragments,
-            "search_chinese_common": [COMMON_FRAGMENT],
+            "search_chinese_common": setup.samples.common_fragments,
             "search_latin": setup.samples.latin_prefixes,
             "search_phone": setup.samples.phones,
         }[op.name]
@@ -489,13 +523,19 @@ def query_layer_statements(
     return []
 
 
-def request_statements(app: Any, client: Any, path: str) -> list[tuple[str, Any]]:
-    """Every SELECT one whole request runs (in-process, through the test client)."""
+def request_statements(app: Any, client: Any, path: str, lazy: bool = False) -> list[tuple[str, Any]]:
+    """Every SELECT one whole request runs (in-process, through the test client); with ``lazy``, those of the
+    panels the page loads after it instead."""
     engine = app.extensions["crm.db"].engine
-    with capture(engine) as captured:
+    paths = [path]
+    if lazy:
         response = client.get(path)
-    if response.status_code != 200:
-        raise RuntimeError(f"in-process GET {path}: {response.status_code}")
+        paths = lazy_urls(response.get_data(as_text=True))
+    with capture(engine) as captured:
+        for url in paths:
+            response = client.get(url)
+            if response.status_code != 200:
+                raise RuntimeError(f"in-process GET {url}: {response.status_code}")
     return captured.selects
 
 
@@ -520,7 +560,7 @@ def sql_floors(
         all_rounds = []
         queries = 0
         # Rotating operations: a few different values, each replayed ``repeat`` times.
-        variants = 3 if op.name.startswith("search") or op.name == "detail" else 1
+        variants = 3 if op.name.startswith(("search", "detail")) else 1
         for i in range(variants):
             answered: dict[str, Any] = {}
             statements = query_layer_statements(app, setup, ctx, op, i, answered)
@@ -528,7 +568,9 @@ def sql_floors(
                 floor.setdefault(key, value)  # rows of the page, or hits of the first search
             rounds.append(replay(engine, statements, repeat))
             path = _path_of(op, ctx, setup, i)
-            everything = request_statements(app, api if op.client == "api" else browser, path)
+            everything = request_statements(
+                app, api if op.client == "api" else browser, path, lazy=op.name == "detail_lazy_panels"
+            )
             all_rounds.append(replay(engine, everything, repeat))
             queries = max(queries, len(everything))
             if plans is not None and i == 0:
@@ -561,7 +603,7 @@ def _path_of(op: Operation, ctx: Context, setup: Setup, i: int) -> str:
     s = setup.samples
     search = {
         "search_chinese": s.chinese_fragments,
-        "search_chinese_common": [COMMON_FRAGMENT],
+        "search_chinese_common": s.common_fragments,
         "search_latin": s.latin_prefixes,
         "search_phone": s.phones,
     }
@@ -572,6 +614,7 @@ def _path_of(op: Operation, ctx: Context, setup: Setup, i: int) -> str:
         "list_deep": f"{ctx.list_url}?{urllib.parse.urlencode({'after': ctx.deep_after})}",
         "list_filtered": f"{ctx.list_url}?{urllib.parse.urlencode(ctx.filtered_query)}",
         "detail": _rotate(ctx.detail_urls, i),
+        "detail_lazy_panels": _rotate(ctx.detail_urls, i),
         "api_list": ctx.api_list_url,
     }[op.name]
 

@@ -107,6 +107,7 @@ class Samples:
     phones: list[str] = field(default_factory=list)
     chinese_fragments: list[str] = field(default_factory=list)
     latin_prefixes: list[str] = field(default_factory=list)
+    common_fragments: list[str] = field(default_factory=list)
 
 
 def _chinese_name(rng: random.Random) -> tuple[str, str, str]:
@@ -255,8 +256,9 @@ def child_rows(
         mobile = row["mobile"]
         phones.append({"contact_id": cid, "label": "mobile", "number": mobile, "digits": phone_digits(mobile)})
         if row["phone"]:
+            work = row["phone"]
             phones.append(
-                {"contact_id": cid, "label": "work", "number": row["phone"], "digits": phone_digits(row["phone"])}
+                {"contact_id": cid, "label": "work", "number": work, "digits": phone_digits(work), "position": 1}
             )
         if row["company_id"]:
             memberships.append({"contact_id": cid, "company_id": row["company_id"], "role": row["title"]})
@@ -468,7 +470,7 @@ class Tokens:
             value = row.get(name)
             if value is None or value == "":
                 continue
-            key = (kind, value)
+            key = (kind, tuple(value) if isinstance(value, list) else value)
             tokens = self.cache.get(key)
             if tokens is None:
                 tokens = frozenset(value_tokens(value, kind))
@@ -482,6 +484,10 @@ class Tokens:
     def rows(self, tenant_id: int, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         from core.entities.search_index import record_tokens
 
+        missing = [name for name, _kind in self.spec.fields if rows and name not in rows[0]]
+        if missing:  # a search field the generator does not fill: the index would silently lack it
+            raise RuntimeError(f"generated {self.spec.plural} rows lack the search fields {missing}")
+
         for row in rows[:3]:
             expected = record_tokens(self.spec, row)
             if self.of(row) != expected:
@@ -493,6 +499,23 @@ class Tokens:
 
 
 TOKEN_COLUMNS = ("tenant_id", "entity", "token", "record_id")
+
+
+def with_child_values(rows: list[dict[str, Any]], children: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Contact rows with the values of their child rows that the search fields read (``Contact.email_addresses``
+    and ``Contact.phone_numbers``: every e-mail address and phone number, in position order)."""
+    emails: dict[int, list[str]] = {}
+    phones: dict[int, list[str]] = {}
+    for child in sorted(children["contacts_emails"], key=lambda r: (r["contact_id"], r["position"])):
+        emails.setdefault(child["contact_id"], []).append(child["email"])
+    for child in sorted(children["contacts_phones"], key=lambda r: (r["contact_id"], r["position"])):
+        phones.setdefault(child["contact_id"], []).append(child["number"])
+    return [
+        {**row, "email_addresses": emails.get(row["id"], []), "phone_numbers": phones.get(row["id"], [])}
+        for row in rows
+    ]
+
+
 VALUE_COLUMNS = ("id", "tenant_id", "entity", "field_id", "record_id", "value_text", "value_number", "value_date")
 
 
@@ -570,7 +593,8 @@ def load_tenant(loader: Loader, plan: TenantPlan, seed: int) -> None:
             loader.insert(conn, "contacts_contacts", rows)
             for name, child in children.items():
                 loader.insert(conn, name, child)
-            loader.insert_tuples(conn, "search_tokens", TOKEN_COLUMNS, contact_tokens.rows(tenant_id, rows))
+            searchable = with_child_values(rows, children)
+            loader.insert_tuples(conn, "search_tokens", TOKEN_COLUMNS, contact_tokens.rows(tenant_id, searchable))
             loader.insert_tuples(conn, "custom_values", VALUE_COLUMNS, custom_values.rows(tenant_id, rows))
             session.commit()
             done += len(rows)

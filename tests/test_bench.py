@@ -70,6 +70,10 @@ def test_contacts_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         assert result["median_ms"] is not None and result["p95_ms"] is not None, name
         assert result["sql_floor_ms"] is not None and result["queries"] > 0, name
         assert "meets_target" in result, name
+        if name.startswith("search"):
+            assert result["hits"] > 0, (name, result)  # the generated rows are in the search index
+    panels = operations["detail_lazy_panels"]
+    assert "error" not in panels and panels["median_ms"] is not None and panels["sql_all_ms"] is not None, panels
     assert "error" not in operations["api_create"], operations["api_create"]
     assert operations["api_create"]["median_ms"] is not None
     imported = report["import"]
