@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
+COUNT_CAP = 1000
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -281,11 +283,21 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "max_ms": round(ordered[-1], 2)}
 
 
+def capped_count(entity: Any, text: str, user: Any, cap: int = COUNT_CAP) -> int:
+    """How many records match, counted up to ``cap`` (a list page would show "1,000+" beyond that): an exact
+    count of a common word reads every matching row, a capped one stops early."""
+    from core import db
+    from core.entities.query import ListQuery, statement
+
+    inner = statement(entity, ListQuery(text=text), "view", user).with_only_columns(entity.model.id).limit(cap)
+    return db.session.scalar(select(func.count()).select_from(inner.order_by(None).subquery())) or 0
+
+
 def measure(app: Any, tenant: Any, admin_id: int, sales_id: int, kinds: dict[str, list[str]]) -> dict[str, Any]:
     from flask import g
 
     from core import db
-    from core.entities.query import ListQuery, count, fetch_page
+    from core.entities.query import ListQuery, fetch_page
     from core.entities.registry import all_entities
     from core.entities.search import global_search
     from core.entities.search_index import match
@@ -318,7 +330,7 @@ def measure(app: Any, tenant: Any, admin_id: int, sales_id: int, kinds: dict[str
                 timed(lambda q=query, u=admin: global_search(q, u, 10), global_ms)
                 timed(lambda q=query, u=sales: global_search(q, u, 10), global_own)
                 matches.append(
-                    timed(lambda q=query, u=admin: count(entity, ListQuery(text=q), user=u), count_ms)
+                    timed(lambda q=query, u=admin: capped_count(entity, q, u), count_ms)
                     if len(page.items) == 25
                     else len(page.items)
                 )
@@ -333,7 +345,7 @@ def measure(app: Any, tenant: Any, admin_id: int, sales_id: int, kinds: dict[str
                 "list_search_own": summary(list_own),
                 "global_search_all": summary(global_ms),
                 "global_search_own": summary(global_own),
-                "count": summary(count_ms) if count_ms else None,
+                "count_up_to_1000": summary(count_ms) if count_ms else None,
             }
             print(
                 f"  {kind:<16} list {report[kind]['list_search_all']['p95_ms']:>7} ms p95, "
@@ -343,8 +355,40 @@ def measure(app: Any, tenant: Any, admin_id: int, sales_id: int, kinds: dict[str
     return report
 
 
-def run(database: str, rows: int, queries: int = 50, seed: int = 7, noise: float = 0.1) -> dict[str, Any]:
-    """Build the data set on ``database`` (dropped first) and measure; returns the report."""
+def _existing(app: Any, seed: int, rows: int) -> tuple[dict[str, Any], dict[str, list[int]], list[dict[str, Any]]]:
+    """Tenants, users and a sample of the rows of a database built by an earlier run (``--reuse``)."""
+    from bench.search_plugin import BenchPerson
+    from core import db
+    from core.models import Tenant, User
+    from core.tenancy import tenant_context
+
+    tenants: dict[str, Any] = {}
+    users: dict[str, list[int]] = {}
+    with app.app_context():
+        for slug in ("bench", "noise"):
+            tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+            if tenant is None:
+                raise SystemExit(f"{slug!r} is missing: run once without --reuse")
+            with tenant_context(tenant):
+                admin = db.session.scalar(select(User.id).where(User.email == f"admin@{slug}.example.com"))
+                sales = db.session.scalars(select(User.id).where(User.email.like("sales%")).order_by(User.id)).all()
+                users[slug] = [admin, *sales]
+            db.session.expunge(tenant)
+            tenants[slug] = tenant
+        with tenant_context(tenants["bench"]):
+            ids = random.Random(seed).sample(range(1, rows + 1), min(rows, 2000))
+            found = db.session.scalars(select(BenchPerson).where(BenchPerson.id.in_(ids))).all()
+            sample = [{"name": p.name, "company": p.company, "email": p.email, "phone": p.phone} for p in found]
+    return tenants, users, sample
+
+
+def run(
+    database: str, rows: int, queries: int = 50, seed: int = 7, noise: float = 0.1, reuse: bool = False
+) -> dict[str, Any]:
+    """Build the data set on ``database`` (dropped first) and measure; returns the report.
+
+    ``reuse=True`` measures the data set an earlier run built (same ``rows``) without building it again.
+    """
     from bench import search_plugin
     from core import db
     from core.app import create_app
@@ -353,59 +397,68 @@ def run(database: str, rows: int, queries: int = 50, seed: int = 7, noise: float
     from core.tenancy import tenant_context
     from core.testing import TEST_CONFIG
 
-    fresh_database(database)
+    if not reuse:
+        fresh_database(database)
     config = {**TEST_CONFIG, "DATABASE_URL": database, "TESTING": False}
     app = create_app(config, plugins=[search_plugin])
     engine = app.extensions["crm.db"].engine
-    Base.metadata.create_all(engine)
-
-    tenants = {}
-    with app.app_context():
-        for slug in ("bench", "noise"):
-            tenants[slug] = create_tenant(slug, slug.title(), plugins=["searchbench"], locale="en")
-            db.session.commit()
-        users: dict[str, list[int]] = {}
-        for slug, tenant in tenants.items():
-            with tenant_context(tenant):
-                admin = create_user(f"admin@{slug}.example.com", groups=["administrators"])
-                sales = [create_user(f"sales{n}@{slug}.example.com", groups=["sales"]) for n in range(20)]
-                db.session.commit()
-                users[slug] = [admin.id] + [user.id for user in sales]
-        for tenant in tenants.values():
-            db.session.expunge(tenant)
-
-    started = time.perf_counter()
-    built = load(app, tenants["bench"], users["bench"][1:], rows, first_id=1, seed=seed)
-    noise_rows = int(rows * noise)
-    load(app, tenants["noise"], users["noise"][1:], noise_rows, first_id=rows + 1, seed=seed + 1)
-    total_s = time.perf_counter() - started
     parsed = make_url(database)
-    if parsed.get_backend_name() == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    elif parsed.get_backend_name() == "sqlite":
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    noise_rows = int(rows * noise)
+    built: dict[str, Any] = {"insert_s": 0.0, "index_s": 0.0, "tokens": 0}
+    total_s = 0.0
+    if reuse:
+        tenants, users, sample = _existing(app, seed, rows)
     else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE TABLE search_tokens, searchbench_people"))
+        Base.metadata.create_all(engine)
+        tenants = {}
+        users: dict[str, list[int]] = {}
+        with app.app_context():
+            for slug in ("bench", "noise"):
+                tenants[slug] = create_tenant(slug, slug.title(), plugins=["searchbench"], locale="en")
+                db.session.commit()
+            for slug, tenant in tenants.items():
+                with tenant_context(tenant):
+                    admin = create_user(f"admin@{slug}.example.com", groups=["administrators"])
+                    sales = [create_user(f"sales{n}@{slug}.example.com", groups=["sales"]) for n in range(20)]
+                    db.session.commit()
+                    users[slug] = [admin.id] + [user.id for user in sales]
+            for tenant in tenants.values():
+                db.session.expunge(tenant)
+
+        started = time.perf_counter()
+        built = load(app, tenants["bench"], users["bench"][1:], rows, first_id=1, seed=seed)
+        load(app, tenants["noise"], users["noise"][1:], noise_rows, first_id=rows + 1, seed=seed + 1)
+        total_s = time.perf_counter() - started
+        sample = built["sample"]
+        if parsed.get_backend_name() == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        elif parsed.get_backend_name() == "sqlite":
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+        else:
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE TABLE search_tokens, searchbench_people"))
     with app.app_context(), tenant_context(tenants["bench"]):
         from core.entities.search_index import SearchToken
 
         token_rows = db.session.scalar(select(func.count()).select_from(SearchToken))
 
-    kinds = queries_from(random.Random(seed + 2), built["sample"], queries)
+    kinds = queries_from(random.Random(seed + 2), sample, queries)
+    load_before = os.getloadavg()[0]
     results = measure(app, tenants["bench"], users["bench"][0], users["bench"][1], kinds)
     report = {
         "database": parsed.get_backend_name(),
         "rows": rows,
         "noise_rows": noise_rows,
         "queries_per_kind": queries,
-        "load_s": round(total_s, 1),
+        "load_s": round(total_s, 1) if not reuse else None,
         "insert_rows_per_s": round(rows / built["insert_s"]) if built["insert_s"] else None,
         "index_rows_per_s": round(rows / built["index_s"]) if built["index_s"] else None,
-        "tokens_per_row": round(built["tokens"] / rows, 1) if rows else 0,
+        "tokens_per_row": round(token_rows / (rows + 0.0), 1) if rows else 0,
         "token_rows_in_tenant": token_rows,
+        "cpus": os.cpu_count(),
+        "load_average_during_queries": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         **database_size(engine, database),
         "search": results,
     }
@@ -416,7 +469,8 @@ def run(database: str, rows: int, queries: int = 50, seed: int = 7, noise: float
 def table(report: dict[str, Any]) -> str:
     lines = [
         f"{report['database']} · {report['rows']:,} rows (+{report['noise_rows']:,} in another tenant) · "
-        f"{report['tokens_per_row']} tokens/row · index {report['index_rows_per_s']:,} rows/s",
+        f"{report['tokens_per_row']} tokens/row · index {report['index_rows_per_s'] or '-'} rows/s · "
+        f"load average {report['load_average_during_queries']} on {report['cpus']} CPUs",
         f"{'query':<16} {'matches':>8} {'list all p95':>13} {'list own p95':>13} {'global p95':>11} "
         f"{'global own p95':>15}",
     ]
@@ -435,8 +489,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=50, help="Queries per kind.")
     parser.add_argument("--database", default=os.environ.get("CRM_DATABASE_URL", "sqlite:////tmp/search-bench.sqlite3"))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="Measure the rows an earlier run left in the database.")
     args = parser.parse_args(argv)
-    report = run(args.database, args.rows, args.queries, args.seed)
+    report = run(args.database, args.rows, args.queries, args.seed, reuse=args.reuse)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     print(table(report))
 

@@ -13,13 +13,18 @@ from tests.items_plugin.models import Item
 from tests.notes_plugin import plugin as notes_plugin
 
 
-@pytest.fixture(params=["rare", "common"])
+@pytest.fixture(params=["rare", "intersected", "sampled", "common"])
 def plan(request, monkeypatch):
-    """Run a test with both query plans: ids of the rarest term joined in, or every row's tokens checked."""
+    """Run a test with each way of matching (the thresholds are lowered so that a handful of rows reach them): the
+    ids of a rare word's records checked for the other words; the records of common words intersected by the
+    database; a sample of one word's records checked first; every row's tokens checked (words too common)."""
     from core.entities import search_index
 
-    if request.param == "common":
-        monkeypatch.setattr(search_index, "COMMON", 1)
+    common, very_common = {"rare": (5000, 50000), "intersected": (2, 50000), "sampled": (2, 3), "common": (1, 1)}[
+        request.param
+    ]
+    monkeypatch.setattr(search_index, "COMMON", common)
+    monkeypatch.setattr(search_index, "VERY_COMMON", very_common)
     return request.param
 
 
@@ -135,6 +140,19 @@ def test_latin_words_match_by_prefix(plan, items_app, acme, boss, add, in_tenant
     assert names(items_app, in_tenant, acme, boss, "hen") == []
     assert names(items_app, in_tenant, acme, boss, "chen wang") == []
     assert names(items_app, in_tenant, acme, boss, "jose muller") == ["José Müller"]
+
+
+def test_several_common_words_find_exactly_the_records_holding_all_of_them(plan, items_app, acme, boss, add, in_tenant):
+    for n in range(3):
+        add(acme, name=f"Chen Wei {n}", owner=boss)
+        add(acme, name=f"Chen Li {n}", email=f"wei{n}@example.com", owner=boss)
+        add(acme, name=f"Wang Wei {n}", owner=boss)
+        add(acme, name=f"有限公司 {n}", owner=boss)
+    add(acme, name="Chen 有限公司", owner=boss)
+    wanted = [f"Chen Li {n}" for n in range(3)] + [f"Chen Wei {n}" for n in range(3)]
+    assert names(items_app, in_tenant, acme, boss, "chen wei") == wanted
+    assert names(items_app, in_tenant, acme, boss, "有限 chen") == ["Chen 有限公司"]
+    assert names(items_app, in_tenant, acme, boss, "有限 wang") == []
 
 
 @pytest.mark.parametrize("query", ["912345678", "0912345678", "0912-345-678", "+886 912 345 678", "345678"])

@@ -47,6 +47,7 @@ from sqlalchemy import (
     false,
     func,
     inspect,
+    intersect,
     literal,
     select,
 )
@@ -68,6 +69,8 @@ ID_BATCH = 500
 # A query token held by at least this many index entries is "common": rather than collecting the ids of its
 # records, each row a query reads is checked for it (see match()).
 COMMON = 5000
+# Beyond this many, a token is too common to read all its records when the others are common too.
+VERY_COMMON = 50_000
 
 # A token column that sorts by code point on every backend (see the module docstring).
 TokenType = (
@@ -519,15 +522,24 @@ def reindex(entity: Entity, batch: int = 2000, session: Session | None = None) -
 
 
 def term_filter(column: Any, term: Term) -> ColumnElement:
-    """``term`` as a filter on tokens already narrowed to some records: the prefix as ``substr() =`` rather than
-    a range, so that no planner is tempted to read the whole range of a common prefix instead."""
+    """``term`` as a filter on the tokens of records already chosen (``record_id = ...``).
+
+    On PostgreSQL a prefix is written ``substr(token, 1, n) = 'wang'``: its planner misjudges how many tokens a
+    range holds and would otherwise read the whole range of a common prefix for every record; as a plain filter
+    it can only be checked on the record's own few tokens. SQLite and MariaDB pick the record index for the range
+    by themselves, and a range is cheaper there.
+    """
     if not term.prefix:
         return column == term.token
-    return func.substr(column, 1, len(term.token)) == term.token
+    from core import db
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.substr(column, 1, len(term.token)) == term.token
+    return term_condition(column, term)
 
 
-def _probe(tenant_id: int, plural: str, term: Term) -> set[int] | None:
-    """The ids of records holding ``term``, or ``None`` when :data:`COMMON` index entries or more hold it."""
+def _probe(tenant_id: int, plural: str, term: Term) -> list[int]:
+    """The ids of records holding ``term``, from at most :data:`COMMON` index entries (one range read)."""
     from core import db
 
     statement = (
@@ -535,17 +547,29 @@ def _probe(tenant_id: int, plural: str, term: Term) -> set[int] | None:
         .where(TOKENS.c.tenant_id == tenant_id, TOKENS.c.entity == plural, term_condition(TOKENS.c.token, term))
         .limit(COMMON)
     )
-    rows = db.session.scalars(statement).all()
-    return set(rows) if len(rows) < COMMON else None
+    return list(db.session.scalars(statement))
 
 
-def _restrict(tenant_id: int, plural: str, ids: set[int], term: Term) -> set[int]:
+def _frequency(tenant_id: int, plural: str, term: Term) -> int:
+    """How many index entries hold ``term``, counted up to :data:`VERY_COMMON`."""
+    from core import db
+
+    capped = (
+        select(literal(1))
+        .select_from(TOKENS)
+        .where(TOKENS.c.tenant_id == tenant_id, TOKENS.c.entity == plural, term_condition(TOKENS.c.token, term))
+        .limit(VERY_COMMON)
+        .subquery()
+    )
+    return db.session.scalar(select(func.count()).select_from(capped)) or 0
+
+
+def _restrict(tenant_id: int, plural: str, ids: Iterable[int], term: Term) -> set[int]:
     """Those of ``ids`` whose records hold ``term`` (point reads of the record index)."""
     from core import db
 
     kept: set[int] = set()
-    ordered = sorted(ids)
-    for chunk in _chunks(ordered, COMMON):
+    for chunk in _chunks(sorted(set(ids)), COMMON):
         kept.update(
             db.session.scalars(
                 select(TOKENS.c.record_id).where(
@@ -575,13 +599,31 @@ def _holds(tenant_id: int, plural: str, record_id: Any, term: Term, name: str) -
     )
 
 
-def matching_ids(entity: Entity, text: str) -> set[int] | None:
-    """The ids of the entity's records holding every token of ``text`` when some token is rare; ``None`` when
-    every token is common (thousands of records) or ``text`` has none. Reads a few thousand index entries at most.
+def _intersection(tenant_id: int, plural: str, terms: Sequence[Term]) -> list[int]:
+    """The ids of records holding all of ``terms`` (at most :data:`COMMON` of them), by the database's INTERSECT:
+    each term's index range is read once, with no join order for a planner to get wrong."""
+    from core import db
 
-    Tokens are looked up in turn (pairs of characters first, then the longest prefixes): the first one that fewer
-    than :data:`COMMON` index entries hold gives the candidates, and each other token keeps those of them that
-    hold it. Tokens seen to be common before the candidates were known are checked on the candidates afterwards.
+    arms = [
+        select(TOKENS.c.record_id).where(
+            TOKENS.c.tenant_id == tenant_id, TOKENS.c.entity == plural, term_condition(TOKENS.c.token, term)
+        )
+        for term in terms
+    ]
+    both = (intersect(*arms) if len(arms) > 1 else arms[0].distinct()).subquery()
+    return list(db.session.scalars(select(both.c.record_id).limit(COMMON)))
+
+
+def matching_ids(entity: Entity, text: str) -> set[int] | None:
+    """The ids of the entity's records holding every token of ``text``, worked out with a few capped index reads;
+    ``None`` when too many records match to list them (or ``text`` has no tokens).
+
+    Tokens are looked up in turn (pairs of characters first, then the longest prefixes). The first one that fewer
+    than :data:`COMMON` index entries hold gives the candidate ids, and each other token keeps those of the
+    candidates that hold it. When every token is common, those held by fewer than :data:`VERY_COMMON` entries are
+    intersected by the database (their index ranges read in order), then with the very common ones too if that
+    still leaves thousands; when even that leaves thousands of records, or every token is very common, there is no
+    list.
     """
     terms = query_terms(text)
     if not terms:
@@ -589,40 +631,70 @@ def matching_ids(entity: Entity, text: str) -> set[int] | None:
     tenant_id = require_tenant_id()
     plural = entity.plural
     candidates: set[int] | None = None
-    common: list[Term] = []
+    common: dict[Term, list[int]] = {}
     for term in terms:
         if candidates is None:
-            candidates = _probe(tenant_id, plural, term)
-            if candidates is None:
-                common.append(term)
+            found = _probe(tenant_id, plural, term)
+            if len(found) >= COMMON:
+                common[term] = found
                 continue
+            candidates = set(found)
             for earlier in common:
                 if candidates:
                     candidates = _restrict(tenant_id, plural, candidates, earlier)
-        else:
+        elif candidates:
             candidates = _restrict(tenant_id, plural, candidates, term)
         if not candidates:
             return set()
+    if candidates is not None:
+        return candidates
+    if len(terms) == 1:
+        return None
+    frequency = {term: _frequency(tenant_id, plural, term) for term in terms}
+    known = [term for term in terms if frequency[term] < VERY_COMMON]
+    if not known:
+        return None
+    if len(known) == 1:
+        # One less common word next to very common ones: check a sample of its records for the others. Many hold
+        # them all: every row will do (no list); few: the database intersects them all.
+        sample = set(common[known[0]])
+        hits = sample
+        for term in terms:
+            if term is not known[0] and hits:
+                hits = _restrict(tenant_id, plural, hits, term)
+        if len(hits) * frequency[known[0]] >= COMMON * len(sample):
+            return None
+        known = terms
+    found = _intersection(tenant_id, plural, known)
+    if len(found) >= COMMON and len(known) < len(terms):
+        # Thousands hold the less common words: let the very common ones narrow them down as well.
+        found = _intersection(tenant_id, plural, terms)
+    if len(found) >= COMMON:
+        return None
+    candidates = set(found)
+    for term in terms:
+        if term not in known and candidates:
+            candidates = _restrict(tenant_id, plural, candidates, term)
     return candidates
 
 
 def match(entity: Entity, text: str) -> ColumnElement | None:
     """The SQL condition "this row of the entity's table holds every token of ``text``" (``None``: no tokens).
 
-    When a token is rare, the matching ids are worked out first (:func:`matching_ids`, a few short index reads)
-    and the condition is ``id IN (<at most a few thousand ids>)``. When every token is common ("有限", "chen"),
-    the condition checks each row's own tokens (``EXISTS`` on the record index), so a page read in its sort order
-    stops as soon as it is full instead of collecting a hundred thousand ids first. Either way the plan does not
-    depend on the database's estimates for token ranges, which are poor.
+    When :func:`matching_ids` can list the matching records, the condition is ``id IN (<those ids>)``. When too
+    many records match ("有限", "chen"), it checks each row's own tokens (one ``EXISTS`` per token on the record
+    index), so a page read in its own order stops as soon as it is full instead of collecting a hundred thousand
+    ids first. Neither depends on the database's estimates for token ranges, which are poor.
     """
     terms = query_terms(text)
     if not terms:
         return None
+    record_id = entity.model.id
     ids = matching_ids(entity, text)
     if ids is not None:
-        return entity.model.id.in_(sorted(ids)) if ids else false()
+        return record_id.in_(sorted(ids)) if ids else false()
     tenant_id = require_tenant_id()
-    return and_(*[_holds(tenant_id, entity.plural, entity.model.id, t, f"st{n}") for n, t in enumerate(terms)])
+    return and_(*[_holds(tenant_id, entity.plural, record_id, t, f"st{n}") for n, t in enumerate(terms)])
 
 
 # ------------------------------------------------------------------------------------ automatic upkeep
