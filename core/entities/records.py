@@ -49,3 +49,29 @@ def _hide_trash(state: ORMExecuteState) -> None:
     state.statement = state.statement.options(
         with_loader_criteria(Record, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
     )
+
+
+def default_department(record: Any, data: Any, user: Any) -> None:
+    """A new record without a department gets its creator's (the lowest-numbered when they have several)."""
+    from core.permissions import grants_of
+
+    if record.id is not None or data.get("department_id") is not None or record.department_id is not None:
+        return
+    if user is not None:
+        departments = grants_of(user).department_ids
+        if departments:
+            record.department_id = min(departments)
+
+
+def acting_user(record: Any = None) -> Any:
+    """The user a write is made for: the signed-in user, else (imports run as jobs) the record's creator."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from core import db
+    from core.models import User
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user._get_current_object()
+    creator = getattr(record, "created_by_id", None)
+    return db.session.get(User, creator) if creator else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validates_schema
 
 from core.entities.definition import Entity
 
@@ -147,3 +147,57 @@ def reference_errors(entity: Entity, data: dict[str, Any]) -> dict[str, Any]:
                 target = errors.setdefault(container, {}) if container else errors
                 target[name] = [messages[kind]]
     return errors
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        import unicodedata
+
+        value = unicodedata.normalize("NFC", value).strip()
+        return value or None
+    return value
+
+
+class RecordSchema(Schema):
+    """A convenient base for an entity's schema: unknown keys are dropped, strings NFC-normalised and stripped
+    (an empty string becomes ``None``), and ``owner_id`` / ``department_id``, when the schema has them, must
+    name a user / department of the current tenant (the error sits on the field)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _clean_strings(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {key: _clean(value) for key, value in data.items()}
+
+    @validates_schema
+    def _owner_and_department(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        from flask_babel import gettext as _
+
+        from core.models import Department, User
+
+        wanted = (
+            ("owner_id", User, _("Choose someone from the list.")),
+            ("department_id", Department, _("Choose a department from the list.")),
+        )
+        errors = {
+            name: [message]
+            for name, model, message in wanted
+            if name in self.fields and data.get(name) is not None and not tenant_rows_exist(model, [data[name]])
+        }
+        if errors:
+            raise ValidationError(errors)
+
+
+def tenant_rows_exist(model: type, ids: list[int]) -> set[int]:
+    """Which of ``ids`` are rows of ``model`` in the current tenant (all of them outside a tenant)."""
+    from sqlalchemy import select
+
+    from core import db
+    from core.tenancy import current_tenant_id
+
+    if current_tenant_id() is None or not ids:
+        return set(ids)
+    return set(db.session.scalars(select(model.id).where(model.id.in_(ids))))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from flask_babel import lazy_gettext as _l
+
+from core.choice_lists import SettingChoices, label_of, split_list  # noqa: F401  (the plugin's modules import them from here)
 
 LIFECYCLE_STAGES = (
     ("prospect", _l("Prospect")),
@@ -119,62 +118,6 @@ DEFAULT_SOURCES = _l(
 )
 
 
-def split_list(value: Any) -> list[str]:
-    """A setting's comma-separated list (also accepts the Chinese comma ``，`` and ``、``) as clean items."""
-    text = str(value or "")
-    for separator in ("，", "、", "\n", ";"):
-        text = text.replace(separator, ",")
-    seen: dict[str, str] = {}
-    for item in text.split(","):
-        item = " ".join(item.split())[:100]
-        if item and item.casefold() not in seen:
-            seen[item.casefold()] = item
-    return list(seen.values())
-
-
-class SettingChoices:
-    """Choices read from a tenant setting each time they are listed (``for value, label in choices``).
-
-    Used as a field's ``choices`` metadata, so a form, the import mapping and the API documentation always
-    show the current tenant's list; outside a tenant (documentation built at start-up) the declared default.
-    """
-
-    def __init__(self, key: str, default: Any) -> None:
-        self.key = key
-        self.default = default
-
-    def values(self) -> list[str]:
-        from core.tenancy import current_tenant_id
-
-        if current_tenant_id() is None:
-            return split_list(self.default)
-        from core.settings import get_setting
-
-        return split_list(get_setting(self.key, self.default))
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter([(value, value) for value in self.values()])
-
-    def __len__(self) -> int:
-        return len(self.values())
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SettingChoices:
-        return self
-
-    def __repr__(self) -> str:
-        return f"SettingChoices({self.key!r})"
-
-
 GRADES = SettingChoices("contacts.customer_grades", DEFAULT_GRADES)
 INDUSTRIES = SettingChoices("contacts.industries", DEFAULT_INDUSTRIES)
 SOURCES = SettingChoices("contacts.sources", DEFAULT_SOURCES)
-
-
-def label_of(choices: Any, value: str | None) -> str:
-    """The label of ``value`` in ``choices`` (or the value itself)."""
-    if value is None:
-        return ""
-    for key, label in choices:
-        if key == value:
-            return str(label)
-    return value

@@ -26,6 +26,21 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from .normalise import phone_digits
+
+__all__ = [
+    "KINDS",
+    "TIMELINE_EVENTS",
+    "add_task",
+    "add_timeline_entry",
+    "company_id_by_name",
+    "company_summary",
+    "contact_summary",
+    "customer_grades",
+    "phone_digits",
+    "visible_contact_ids",
+]
+
 # Events of other plugins that add a timeline entry, with the title used when the payload has none.
 TIMELINE_EVENTS: dict[str, Any] = {
     "opportunities.opportunity.created": _l("Opportunity created"),
@@ -201,3 +216,14 @@ def visible_contact_ids(ids: list[int], user: Any = None) -> set[int]:
         return set()
     statement = scoped(select(Contact.id).where(Contact.id.in_(ids)), "contacts.contact.view", user, model=Contact)
     return set(db.session.scalars(statement))
+
+
+def company_id_by_name(name: str, user: Any = None) -> int | None:
+    """The id of the oldest company the user can see whose name matches ``name`` (ignoring case, spaces and
+    punctuation: "台積電股份有限公司" ≠ "台積電", but "ACME Inc." = "acme inc"), or ``None``."""
+    from core.entities.records import acting_user
+
+    from .records import find_company_by_name
+
+    company = find_company_by_name(name, user or acting_user())
+    return company.id if company is not None else None

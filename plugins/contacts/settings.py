@@ -6,17 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from .choices import split_list
-
-
-def validate_list(value: Any) -> Any:
-    """A comma-separated list of 1 to 100 items (industries, sources)."""
-    items = split_list(value)
-    if not items:
-        return _l("Enter at least one item, separated by commas.")
-    if len(items) > 100:
-        return _l("Enter at most 100 items.")
-    return None
+from core.choice_lists import split_list, validate_list  # noqa: F401  (validate_list is used by plugin.py)
 
 
 def validate_grades(value: Any) -> Any:

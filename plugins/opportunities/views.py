@@ -1,0 +1,7 @@
+"""The plugin's pages beyond the kernel's entity pages: each module adds its routes to the one blueprint."""
+
+from __future__ import annotations
+
+from .blueprint import bp
+
+__all__ = ["bp"]
