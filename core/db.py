@@ -38,11 +38,46 @@ from werkzeug.local import LocalProxy
 
 from core.tenancy import TenantRequired, current_tenant_id
 
+# PostgreSQL keeps 63 characters of a name and MariaDB refuses more than 64, so a longer derived name keeps its
+# first 51 characters and ends with a hash of the whole (names that fit are exactly the plain convention's).
+MAX_NAME = 60
+
+
+def fit_name(name: str) -> str:
+    """``name`` itself, or when longer than ``MAX_NAME`` its start plus a short hash of the whole."""
+    if len(name) <= MAX_NAME:
+        return name
+    import hashlib
+
+    return f"{name[:51]}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def _column_names(constraint: Any) -> str:
+    return "_".join(column.name for column in constraint.columns)
+
+
+def _index_name(constraint: Any, table: Any) -> str:
+    return fit_name(f"ix_{table.name}_{_column_names(constraint)}")
+
+
+def _unique_name(constraint: Any, table: Any) -> str:
+    return fit_name(f"uq_{table.name}_{_column_names(constraint)}")
+
+
+def _foreign_key_name(constraint: Any, table: Any) -> str:
+    element = constraint.elements[0]
+    referred = element.target_fullname.rsplit(".", 1)[0]
+    return fit_name(f"fk_{table.name}_{element.parent.name}_{referred}")
+
+
 NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix_fitted": _index_name,
+    "uq_fitted": _unique_name,
+    "fk_fitted": _foreign_key_name,
+    "ix": "%(ix_fitted)s",
+    "uq": "%(uq_fitted)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk": "%(fk_fitted)s",
     "pk": "pk_%(table_name)s",
 }
 

@@ -201,7 +201,7 @@ class OpportunityContact(TenantOwned, Base):
 
     __tablename__ = "opportunities_contacts"
     __table_args__ = (
-        UniqueConstraint("opportunity_id", "contact_id"),
+        UniqueConstraint("tenant_id", "opportunity_id", "contact_id"),
         Index(None, "tenant_id", "contact_id"),
     )
     __audit__ = False  # changes are audited on the opportunity
@@ -255,7 +255,7 @@ class WebForm(TenantOwned, Base):
     """A public web-to-lead form a company embeds on its own website (addressed by its unguessable ``token``)."""
 
     __tablename__ = "opportunities_web_forms"
-    __table_args__ = (UniqueConstraint("token"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "token"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(43), nullable=False)
