@@ -40,7 +40,7 @@ from core.tenancy import TenantRequired, current_tenant_id
 
 # PostgreSQL keeps 63 characters of a name and MariaDB refuses more than 64, so a longer derived name keeps its
 # first 51 characters and ends with a hash of the whole (names that fit are exactly the plain convention's).
-MAX_NAME = 60
+MAX_NAME = 63
 
 
 def fit_name(name: str) -> str:

@@ -3,7 +3,7 @@ opportunities with their contacts and stage history, quotas
 
 Revision ID: opportunities_0001
 Revises:
-Create Date: 2026-11-26 10:17:02.156894
+Create Date: 2026-11-26 10:17:28.046219
 """
 
 from collections.abc import Sequence
@@ -261,7 +261,7 @@ def upgrade() -> None:
             batch_op.f("ix_opportunities_opportunities_tenant_id_deleted_at"), ["tenant_id", "deleted_at"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_department_f3a58e11"),
+            batch_op.f("ix_opportunities_opportunities_tenant_id_department_id_status"),
             ["tenant_id", "department_id", "status"],
             unique=False,
         )
@@ -277,7 +277,7 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_pipeline_i_3bd7f0bc"),
+            batch_op.f("ix_opportunities_opportunities_tenant_id_pipeline_id_created_at"),
             ["tenant_id", "pipeline_id", "created_at"],
             unique=False,
         )
@@ -338,7 +338,7 @@ def upgrade() -> None:
             "tenant_id",
             "opportunity_id",
             "contact_id",
-            name=op.f("uq_opportunities_contacts_tenant_id_opportunity_id__9d71cea3"),
+            name=op.f("uq_opportunities_contacts_tenant_id_opportunity_id_contact_id"),
         ),
     )
     with op.batch_alter_table("opportunities_contacts", schema=None) as batch_op:
@@ -539,7 +539,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("opportunities_lead_activities", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_opportunities_lead_activities_tenant_id_lead_id__b56c0f64"),
+            batch_op.f("ix_opportunities_lead_activities_tenant_id_lead_id_occurred_at"),
             ["tenant_id", "lead_id", "occurred_at"],
             unique=False,
         )
