@@ -172,7 +172,7 @@ class RecordSchema(Schema):
             return data
         return {key: _clean(value) for key, value in data.items()}
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # report a wrong owner together with the other fields' errors
     def _owner_and_department(self, data: Mapping[str, Any], **kwargs: Any) -> None:
         from flask_babel import gettext as _
 

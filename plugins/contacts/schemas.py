@@ -13,7 +13,9 @@ import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
+
+from core.entities.schemas import RecordSchema, tenant_rows_exist
 
 from .choices import (
     COUNTRIES,
@@ -29,13 +31,6 @@ from .choices import (
 from .normalise import display_name, phone_digits, valid_tw_tax_id
 
 _PHONE_CHARS = re.compile(r"^[0-9０-９+＋()（）\-－\s./#*xX轉分機extEXT]*$")
-
-
-def _strip(value: Any) -> Any:
-    if isinstance(value, str):
-        value = unicodedata.normalize("NFC", value).strip()
-        return value or None
-    return value
 
 
 def validate_phone(value: str | None) -> None:
@@ -74,15 +69,12 @@ def _in_setting_list(choices: Any, value: str | None, message: Any) -> str | Non
     raise ValidationError(str(message))
 
 
-class _Base(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _Base(RecordSchema):
     @pre_load
     def _clean_strings(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        cleaned = {key: _strip(value) for key, value in data.items()}
+        cleaned = super()._clean_strings(data, **kwargs)
+        if not isinstance(cleaned, dict):
+            return cleaned
         if "address_country" in cleaned:
             cleaned["address_country"] = _country_code(cleaned["address_country"])
         grade = cleaned.get("customer_grade")
@@ -213,38 +205,13 @@ def _classification_fields() -> tuple[fields.Field, ...]:
     )
 
 
-def _tenant_rows_exist(model: type, ids: list[int]) -> set[int]:
-    """Which of ``ids`` are rows of ``model`` in the current tenant (all of them when there is no tenant)."""
-    from sqlalchemy import select
-
-    from core import db
-    from core.tenancy import current_tenant_id
-
-    if current_tenant_id() is None or not ids:
-        return set(ids)
-    return set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
-
-
 class _CommonValidation:
-    """Checks shared by companies and contacts: the grade is one of the tenant's, people and departments exist."""
+    """Checks shared by companies and contacts: the grade is one of the tenant's (RecordSchema checks that people
+    and departments exist)."""
 
     @validates("customer_grade")
     def _grade(self, value: str | None, **kwargs: Any) -> None:
         _in_setting_list(GRADES, value, _l("Choose one of the workspace's customer grades."))
-
-    @validates("owner_id")
-    def _owner(self, value: int | None, **kwargs: Any) -> None:
-        from core.models import User
-
-        if value is not None and not _tenant_rows_exist(User, [value]):
-            raise ValidationError(str(_l("Choose someone from the list.")))
-
-    @validates("department_id")
-    def _department(self, value: int | None, **kwargs: Any) -> None:
-        from core.models import Department
-
-        if value is not None and not _tenant_rows_exist(Department, [value]):
-            raise ValidationError(str(_l("Choose a department from the list.")))
 
 
 class CompanySchema(_CommonValidation, _Base):
@@ -484,7 +451,7 @@ class ContactSchema(_CommonValidation, _Base):
         from .models import Company
 
         ids = [item["company_id"] for item in value or []]
-        missing = set(ids) - _tenant_rows_exist(Company, ids)
+        missing = set(ids) - tenant_rows_exist(Company, ids)
         if missing:
             raise ValidationError(str(_l("No such company: %(ids)s.", ids=", ".join(map(str, sorted(missing))))))
 
