@@ -131,8 +131,11 @@ def record(
     actor: str | None = None,
     tenant_id: int | None = None,
     changes: dict[str, Any] | None = None,
+    table_name: str | None = None,
+    record_id: str | int | None = None,
 ) -> None:
-    """Write one audit entry now (logins, exports, permission changes), in the current session."""
+    """Write one audit entry now (logins, exports, permission changes), in the current session; ``table_name``
+    and ``record_id`` name the row it is about (a public form counted by :mod:`core.throttle`)."""
     from core import db
 
     current = current_actor()
@@ -146,5 +149,7 @@ def record(
             action=action,
             summary=summary[:500],
             changes=changes,
+            table_name=table_name,
+            record_id=None if record_id is None else str(record_id),
         )
     )

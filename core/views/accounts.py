@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import db
@@ -19,9 +19,10 @@ from core.audit import record
 from core.db import utcnow
 from core.forms import ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, ResetRequestForm
 from core.jobs import enqueue
-from core.models import AuditEntry, User
+from core.models import User
 from core.permissions import authenticated, public
 from core.themes import render
+from core.throttle import ip_throttled
 
 bp = Blueprint("accounts", __name__)
 
@@ -80,16 +81,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _ip_throttled() -> bool:
-    since = utcnow() - dt.timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-    failures = db.session.scalar(
-        select(func.count(AuditEntry.id)).where(
-            AuditEntry.tenant_id == g.tenant.id,
-            AuditEntry.action == "login_failed",
-            AuditEntry.at >= since,
-            AuditEntry.ip == request.remote_addr,
-        )
-    )
-    return (failures or 0) >= IP_FAILURE_LIMIT
+    return ip_throttled("login_failed", IP_FAILURE_LIMIT, current_app.config["LOGIN_LOCK_MINUTES"])
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -27,6 +27,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from .normalise import phone_digits
+from .timeline import user_zone
 
 __all__ = [
     "KINDS",
@@ -37,7 +38,12 @@ __all__ = [
     "company_summary",
     "contact_summary",
     "customer_grades",
+    "duplicate_companies",
+    "duplicate_contacts",
+    "notify_user",
     "phone_digits",
+    "user_zone",
+    "visible_company_ids",
     "visible_contact_ids",
 ]
 
@@ -218,6 +224,21 @@ def visible_contact_ids(ids: list[int], user: Any = None) -> set[int]:
     return set(db.session.scalars(statement))
 
 
+def visible_company_ids(ids: list[int], user: Any = None) -> set[int]:
+    """Which of ``ids`` the user may see (``contacts.company.view`` with its scope), in one query."""
+    from sqlalchemy import select
+
+    from core import db
+    from core.permissions import scoped
+
+    from .models import Company
+
+    if not ids:
+        return set()
+    statement = scoped(select(Company.id).where(Company.id.in_(ids)), "contacts.company.view", user, model=Company)
+    return set(db.session.scalars(statement))
+
+
 def company_id_by_name(name: str, user: Any = None) -> int | None:
     """The id of the oldest company the user can see whose name matches ``name`` (ignoring case, spaces and
     punctuation: "台積電股份有限公司" ≠ "台積電", but "ACME Inc." = "acme inc"), or ``None``."""
@@ -227,3 +248,75 @@ def company_id_by_name(name: str, user: Any = None) -> int | None:
 
     company = find_company_by_name(name, user or acting_user())
     return company.id if company is not None else None
+
+
+def notify_user(user_id: int, title: Any, url: str | None = None, kind: str = "assigned") -> bool:
+    """Put an in-app notification in a user's bell (``kind`` up to 20 characters, e.g. ``"assigned"``).
+
+    ``title`` may be a lazy string (``lazy_gettext("New lead: %(name)s", name=...)``): it is rendered in the
+    recipient's language. Nothing is sent to an unknown or deactivated user (returns ``False``). The caller
+    commits, so a rolled-back write notifies nobody.
+    """
+    from core import db
+    from core.models import User
+
+    from .timeline import _locale_of, notify
+
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return False
+    with _locale_of(user):
+        text = str(title)
+    notify(user.id, kind[:20], text, url)
+    return True
+
+
+def _matches(found: Any, endpoint: str) -> list[dict[str, Any]]:
+    from flask import url_for
+
+    return [
+        {"id": row.id, "name": row.name, "reasons": reasons, "url": url_for(endpoint, record_id=row.id)}
+        for row, reasons in found.visible
+    ]
+
+
+def duplicate_contacts(
+    name: str | None = None,
+    emails: list[str] | tuple[str, ...] = (),
+    phones: list[str] | tuple[str, ...] = (),
+    company_ids: list[int] | tuple[int, ...] = (),
+    company_names: list[str] | tuple[str, ...] = (),
+    user: Any = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Existing contacts the user can see that look like the same person: ``[{"id", "name", "reasons", "url"}]``
+    where ``reasons`` lists ``"email"``, ``"phone"`` and/or ``"name"`` (a similar name at one of the companies).
+    The same check the contact form runs."""
+    from .records import contact_duplicates
+
+    found = contact_duplicates(
+        name=name,
+        emails=emails,
+        phones=phones,
+        company_ids=company_ids,
+        company_names=company_names,
+        user=user,
+        limit=limit,
+    )
+    return _matches(found, "contacts_contacts.detail")
+
+
+def duplicate_companies(
+    name: str | None = None,
+    tax_id: str | None = None,
+    phone: str | None = None,
+    user: Any = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Existing companies the user can see that look like the same company: ``[{"id", "name", "reasons",
+    "url"}]`` with ``reasons`` among ``"tax_id"``, ``"phone"``, ``"name"``. The same check the company form runs."""
+    from .records import company_duplicates
+
+    return _matches(
+        company_duplicates(name=name, tax_id=tax_id, phone=phone, user=user, limit=limit), "contacts_companies.detail"
+    )
