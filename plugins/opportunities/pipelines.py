@@ -86,6 +86,11 @@ def _forget_cache() -> None:
         g.pop("opportunities_stages", None)
 
 
+def forget_cache() -> None:
+    """Read pipelines and stages afresh on the next lookup (after the administration pages changed them)."""
+    _forget_cache()
+
+
 def pipelines(active_only: bool = True) -> list[Pipeline]:
     return [p for p in _cache()["pipelines"] if p.active or not active_only]
 
@@ -189,6 +194,7 @@ def enter_stage(record: Opportunity, target: Stage, user: Any = None, probabilit
     close date and cycle length, and emit ``opportunities.opportunity.won`` / ``.lost`` after commit."""
     now = utcnow()
     was_status = record.status
+    from_stage_id = record.stage_id
     if record.id is not None:
         db.session.execute(
             update(StageHistory)
@@ -227,6 +233,14 @@ def enter_stage(record: Opportunity, target: Stage, user: Any = None, probabilit
         db.session.flush()
     history.opportunity_id = record.id
     db.session.add(history)
+    if from_stage_id is not None and from_stage_id != target.id:
+        emit(
+            "opportunities.opportunity.stage_changed",
+            id=record.id,
+            from_stage_id=from_stage_id,
+            to_stage_id=target.id,
+            status=target.kind,
+        )
     if target.kind != OPEN and was_status != target.kind:
         _emit_closed(record, target.kind)
 

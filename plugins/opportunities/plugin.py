@@ -153,6 +153,22 @@ def register_menu_items() -> list[MenuItem]:
             permission="opportunities.opportunity.view",
             icon="target",
         ),
+        MenuItem(
+            "opportunities.board",
+            _l("Board"),
+            "opportunities.board_page",
+            order=22,
+            permission="opportunities.opportunity.view",
+            icon="columns",
+        ),
+        MenuItem(
+            "opportunities.pipelines",
+            _l("Pipelines and stages"),
+            "opportunities.pipelines_admin",
+            order=61,
+            permission="opportunities.pipelines.manage",
+            section="admin",
+        ),
     ]
 
 
@@ -209,6 +225,27 @@ def register_settings() -> list[Setting]:
             validate=validate_rates,
         ),
     ]
+
+
+@hookimpl
+def page_panels(slot: str, context: dict[str, Any], user: Any, tenant: Any) -> list[Any]:
+    from plugins.opportunities import panels
+
+    return [*panels.panels_for(slot, context, user)]
+
+
+@hookimpl
+def page_actions(slot: str, context: dict[str, Any], user: Any, tenant: Any) -> list[Any]:
+    from plugins.opportunities import panels
+
+    return [*panels.actions_for(slot, context, user)]
+
+
+@hookimpl
+def handle_event(event: Any, tenant: Any) -> None:
+    from plugins.opportunities import events
+
+    events.handle(event)
 
 
 @hookimpl
