@@ -104,6 +104,10 @@ def _load(entity: Entity, body: dict[str, Any], partial: bool) -> tuple[dict[str
     return data, None
 
 
+def _messages(exc: ValidationError) -> dict[str, Any]:
+    return exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+
+
 def _conflict(entity: Entity, record_id: int, action: str, changes: dict[str, tuple[Any, Any]]) -> ResponseReturnValue:
     """409 with what changed and the record as it is now, so the client can merge and retry."""
     db.session.rollback()
@@ -169,8 +173,12 @@ def _views(entity: Entity) -> dict[str, Callable[..., ResponseReturnValue]]:
         data, problem = _load(entity, body, partial=False)
         if problem is not None:
             return problem
-        record = service.create(entity, data)
-        db.session.commit()
+        try:
+            record = service.create(entity, data)
+            db.session.commit()
+        except ValidationError as exc:  # a rule of the entity's apply, known only against stored data
+            db.session.rollback()
+            return validation_errors(_messages(exc))
         response = _record_response(entity, record, 201)
         response.headers["Location"] = url_for(".get", record_id=record.id, _external=True)
         return response
@@ -189,6 +197,9 @@ def _views(entity: Entity) -> dict[str, Callable[..., ResponseReturnValue]]:
         try:
             service.update(entity, record, data, version)
             db.session.commit()
+        except ValidationError as exc:  # a rule of the entity's apply: nothing is saved
+            db.session.rollback()
+            return validation_errors(_messages(exc))
         except service.Conflict as exc:
             return _conflict(entity, record_id, "edit", exc.changes)
         except StaleDataError:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from core import db
 from core.entities.definition import Entity, Section
+from core.entities.references import REFERENCE, TITLE_SUFFIX, resolve_input
 from core.entities.schemas import CUSTOM, custom_field_map, field_label, is_nested, schema_for, widget
 
 CUSTOM_COLUMN = "cf_"
@@ -44,6 +45,7 @@ WIDGETS = {
     "user",
     "department",
     "tags",
+    "reference",
 }
 
 
@@ -333,6 +335,9 @@ def parse_form(
                 errors[spec.name] = [required]
             target[spec.source] = chosen
             continue
+        if spec.widget == REFERENCE:
+            _reference(spec, formdata, values, target, errors)
+            continue
         text = str(formdata.get(spec.name, "") or "").strip()
         if spec.widget != "longtext":
             text = " ".join(text.split()) if spec.widget in ("text", "tags") else text
@@ -371,6 +376,23 @@ def parse_form(
     if form.custom:
         data[CUSTOM] = custom
     return Submission(values, data, errors)
+
+
+def _reference(
+    spec: FieldSpec, formdata: Any, values: dict[str, Any], target: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """A record reference: the hidden id the suggestions chose, or the typed title resolved on the server."""
+    title = formdata.get(spec.name + TITLE_SUFFIX)
+    ident, problem = resolve_input(spec.field, formdata.get(spec.name), title)
+    values[spec.name] = str(ident) if ident is not None else ""
+    if title is not None:
+        values[spec.name + TITLE_SUFFIX] = " ".join(str(title).split())
+    if problem:
+        errors[spec.name] = [problem]
+    elif ident is None and spec.required:
+        errors[spec.name] = [_("This field is required.")]
+    else:
+        target[spec.source] = ident
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -439,6 +461,14 @@ def field_errors(form: EntityFields, messages: Mapping[str, Any]) -> dict[str, l
     return errors
 
 
+def add_errors(form: EntityFields, submission: Submission, exc: ValidationError) -> None:
+    """Put a ``ValidationError``'s messages (the schema's, or an entity ``apply``'s) next to their inputs."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    for name, errs in field_errors(form, messages).items():
+        target = submission.errors.setdefault(name, [])
+        target.extend(e for e in errs if e not in target)
+
+
 def load(form: EntityFields, submission: Submission, partial: bool = False) -> dict[str, Any] | None:
     """Validate a submission with the schema; on errors, fill ``submission.errors`` and return ``None``."""
     data = {k: v for k, v in submission.data.items()}
@@ -448,9 +478,7 @@ def load(form: EntityFields, submission: Submission, partial: bool = False) -> d
     try:
         loaded = form.schema.load(data, partial=partial)
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        for name, errs in field_errors(form, messages).items():
-            submission.errors.setdefault(name, []).extend(e for e in errs if e not in submission.errors.get(name, []))
+        add_errors(form, submission, exc)
         return None
     if submission.errors:
         return None

@@ -20,19 +20,21 @@ from flask_babel import format_currency, format_date, format_datetime, format_de
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from core import db
 from core.entities import query as lq
-from core.entities import saved_views, service
+from core.entities import references, saved_views, service
 from core.entities.definition import Entity
 from core.entities.forms import (
     CUSTOM_COLUMN,
     EntityFields,
     FieldSpec,
     Person,
+    add_errors,
     decimal_or_none,
     departments,
     entity_fields,
@@ -187,14 +189,23 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 
 class Formatter:
-    """Shows values by widget: money in the tenant's currency, times in the user's zone, names for ids."""
+    """Shows values by widget: money in the tenant's currency (or the record's own, when the field names its
+    ``currency_field``), times in the user's zone, names for user and department ids, titles for references
+    (``refs``: see :func:`core.entities.references.lookups`)."""
 
-    def __init__(self, users: Mapping[int, Person], depts: Mapping[int, str], currency: str) -> None:
+    def __init__(
+        self,
+        users: Mapping[int, Person],
+        depts: Mapping[int, str],
+        currency: str,
+        refs: Mapping[str, Mapping[int, references.Ref]] | None = None,
+    ) -> None:
         self.users = users
         self.depts = depts
         self.currency = currency
+        self.refs = refs or {}
 
-    def show(self, spec: FieldSpec, value: Any, short: bool = False) -> Shown:
+    def show(self, spec: FieldSpec, value: Any, short: bool = False, record: Any = None) -> Shown:
         if value is None or value == "" or value == []:
             return Shown(empty=True)
         kind = spec.widget
@@ -207,7 +218,10 @@ class Formatter:
             return Shown(_("Yes") if value in (True, "true", "True", 1, "1") else _("No"))
         if kind == "money":
             number = decimal_or_none(value)
-            return Shown(format_currency(number, self.currency) if number is not None else str(value))
+            return Shown(format_currency(number, self._currency(spec, record)) if number is not None else str(value))
+        if kind == references.REFERENCE:
+            text, href = references.show(spec.field, value, self.refs)
+            return Shown(text, href=href)
         if kind == "number":
             number = decimal_or_none(value)
             return Shown(format_decimal(number) if number is not None else str(value))
@@ -252,6 +266,12 @@ class Formatter:
         if short and len(text) > 120:
             text = text[:119] + "…"
         return Shown(text)
+
+    def _currency(self, spec: FieldSpec, record: Any) -> str:
+        """The record's own currency when the money field names a ``currency_field`` holding one."""
+        name = spec.field.metadata.get("currency_field")
+        own = getattr(record, name, None) if name and record is not None else None
+        return str(own).upper() if isinstance(own, str) and len(own) == 3 else self.currency
 
 
 def _summary(item: Any) -> str:
@@ -336,6 +356,10 @@ def _filter_fields(
                 options = spec.choices
             inputs = [FilterInput(key, spec.label, args.get(key, ""))]
             result.append(FilterField(spec, "select", inputs, [("", _("Any"))] + options))
+        elif spec.widget == references.REFERENCE:
+            # A reference filters on the record's id (the detail page of that record links here with it).
+            inputs = [FilterInput(key, spec.label, args.get(key, ""), "number")]
+            result.append(FilterField(spec, "text", inputs))
         elif spec.widget in ("date", "datetime", "number", "money"):
             kind = {"date": "date", "datetime": "datetime-local"}.get(spec.widget, "number")
             inputs = [
@@ -437,13 +461,14 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
     need_depts = "department" in filter_widgets
     depts = departments() if need_depts else departments(_ids_in(shown, records, "department"))
     tags = tags_of(entity.plural, [r.id for r in records]) if any(s.widget == "tags" for s in shown) else {}
-    formatter = Formatter(users, depts, g.tenant.currency)
+    refs = references.lookups_for_records(shown, records)
+    formatter = Formatter(users, depts, g.tenant.currency, refs)
     rows = [
         Row(
             record=record,
             title=entity.title_of(record),
             url=url_for(endpoint(entity, "detail"), record_id=record.id),
-            cells=[formatter.show(specs[key], specs[key].raw(record, tags), short=True) for key in keys],
+            cells=[formatter.show(specs[key], specs[key].raw(record, tags), True, record) for key in keys],
         )
         for record in records
     ]
@@ -609,7 +634,11 @@ def history(entity: Entity, record: Any, form: EntityFields, before: int | None 
             if target is not None:
                 target.update(int(v) for v in (old, new) if isinstance(v, int) or (isinstance(v, str) and v.isdigit()))
     users = people(user_ids)
-    formatter = Formatter(users, departments(dept_ids), g.tenant.currency)
+    specs = [spec for changes in pairs.values() for spec, _old, _new in changes]
+    refs = references.lookups(
+        specs, [(spec, v) for changes in pairs.values() for spec, old, new in changes for v in (old, new)]
+    )
+    formatter = Formatter(users, departments(dept_ids), g.tenant.currency, refs)
     entries = [
         HistoryEntry(
             id=entry.id,
@@ -617,7 +646,7 @@ def history(entity: Entity, record: Any, form: EntityFields, before: int | None 
             who=users[entry.user_id].name if entry.user_id in users else (entry.actor or _("system")),
             action=_action_label(entry),
             changes=[
-                Change(spec.label, formatter.show(spec, old, short=True), formatter.show(spec, new, short=True))
+                Change(spec.label, formatter.show(spec, old, True, record), formatter.show(spec, new, True, record))
                 for spec, old, new in pairs[entry.id]
             ],
         )
@@ -642,9 +671,10 @@ def detail_context(entity: Entity, record: Any) -> dict[str, Any]:
     if getattr(record, "created_by_id", None):
         user_ids.add(record.created_by_id)
     users = people(user_ids)
-    formatter = Formatter(users, departments(_ids_in(specs, [record], "department")), g.tenant.currency)
+    refs = references.lookups_for_records(specs, [record])
+    formatter = Formatter(users, departments(_ids_in(specs, [record], "department")), g.tenant.currency, refs)
     shown = [
-        (key, title, [(spec, formatter.show(spec, spec.raw(record, tags))) for spec in fields_])
+        (key, title, [(spec, formatter.show(spec, spec.raw(record, tags), record=record)) for spec in fields_])
         for key, title, fields_ in sections
     ]
     creator = users.get(record.created_by_id) if getattr(record, "created_by_id", None) else None
@@ -722,6 +752,8 @@ def form_context(
     users = users if users is not None else {}
     current_people = {str(values.get(s.name)) for s in form.editable if s.widget == "user"}
     owners = [(str(p.id), p.name) for p in users.values() if p.active or str(p.id) in current_people]
+    titles = references.form_titles(form.editable, values)
+    values = {**titles, **values}  # titles typed on a failed submit are kept as typed
     return {
         "entity": entity,
         "record": record,
@@ -731,6 +763,10 @@ def form_context(
         "errors": errors,
         "user_choices": owners,
         "department_choices": [(str(i), name) for i, name in (depts or {}).items()],
+        "reference_sources": {
+            spec.name: (references.api_url(spec.field), references.title_field(spec.field))
+            for spec in references.reference_specs(form.editable)
+        },
         "list_url": url_for(endpoint(entity, "list")),
         "cancel_url": (
             url_for(endpoint(entity, "detail"), record_id=record.id)
@@ -756,10 +792,15 @@ def new(entity: Entity) -> Any:
         submission = parse_form(form, request.form, users, depts)
         data = load(form, submission)
         if data is not None:
-            record = service.create(entity, data)
-            db.session.commit()
-            flash(_("%(title)s was created.", title=entity.title_of(record)), "success")
-            return redirect(url_for(endpoint(entity, "detail"), record_id=record.id))
+            try:
+                record = service.create(entity, data)
+                db.session.commit()
+            except ValidationError as exc:  # a rule of the entity's apply: nothing is saved
+                db.session.rollback()
+                add_errors(form, submission, exc)
+            else:
+                flash(_("%(title)s was created.", title=entity.title_of(record)), "success")
+                return redirect(url_for(endpoint(entity, "detail"), record_id=record.id))
         db.session.rollback()
         values, errors, status = submission.values, submission.errors, 400
     else:
@@ -796,9 +837,15 @@ def edit(entity: Entity, record_id: int) -> Any:
             status = 400
         else:
             changes: dict[str, tuple[Any, Any]] | None = None
+            failed = False
             try:
                 service.update(entity, record, data, submitted_version)
                 db.session.commit()
+            except ValidationError as exc:  # a rule of the entity's apply: nothing is saved
+                db.session.rollback()
+                add_errors(form, submission, exc)
+                record = service.load(entity, record_id, "edit")
+                failed = True
             except service.Conflict as exc:
                 db.session.rollback()
                 changes = exc.changes
@@ -806,18 +853,21 @@ def edit(entity: Entity, record_id: int) -> Any:
                 db.session.rollback()
                 record = service.load(entity, record_id, "edit")
                 changes = _changes_against(entity, record, data)
-            if changes is None:
+            if failed:
+                status = 400
+            elif changes is None:
                 flash(_("The changes to %(title)s are saved.", title=entity.title_of(record)), "success")
                 return redirect(url_for(endpoint(entity, "detail"), record_id=record.id))
-            record = service.load(entity, record_id, "edit")
-            version = record.version  # saving again now keeps the values shown, knowingly
-            lookups = Formatter(
-                people(_ids_for_changes(form, changes, "user")),
-                departments(_ids_for_changes(form, changes, "department")),
-                g.tenant.currency,
-            )
-            conflicts = _conflicts(form, changes, lookups)
-            status = 409
+            else:
+                record = service.load(entity, record_id, "edit")
+                version = record.version  # saving again now keeps the values shown, knowingly
+                lookups = Formatter(
+                    people(_ids_for_changes(form, changes, "user")),
+                    departments(_ids_for_changes(form, changes, "department")),
+                    g.tenant.currency,
+                )
+                conflicts = _conflicts(form, changes, lookups)
+                status = 409
     else:
         tags = tags_of(entity.plural, [record.id]).get(record.id, [])
         values = initial_values(form, record, tags)

@@ -162,7 +162,12 @@ class OpportunitySchema(_OwnedSchema):
         places=2,
         as_string=True,
         validate=validate.Range(min=0, max=10**15),
-        metadata={"label": _l("Amount"), "widget": "money", "synonyms": ["金額", "金额", "Amount", "Value"]},
+        metadata={
+            "label": _l("Amount"),
+            "widget": "money",
+            "currency_field": "currency",
+            "synonyms": ["金額", "金额", "Amount", "Value"],
+        },
     )
     currency = fields.String(
         load_default=None,
