@@ -71,9 +71,10 @@ def register_entities() -> list[Any]:
 
 @hookimpl
 def register_blueprints() -> list[Any]:
+    from plugins.opportunities.forecast_views import api_bp
     from plugins.opportunities.views import bp
 
-    return [bp]
+    return [bp, api_bp]
 
 
 @hookimpl
@@ -167,6 +168,30 @@ def register_menu_items() -> list[MenuItem]:
             "opportunities.pipelines_admin",
             order=61,
             permission="opportunities.pipelines.manage",
+            section="admin",
+        ),
+        MenuItem(
+            "opportunities.forecast",
+            _l("Forecast"),
+            "opportunities.forecast_page",
+            order=24,
+            permission="opportunities.forecast.view",
+            icon="trending-up",
+        ),
+        MenuItem(
+            "opportunities.analysis",
+            _l("Win/loss analysis"),
+            "opportunities.analysis_page",
+            order=25,
+            permission="opportunities.forecast.view",
+            icon="pie-chart",
+        ),
+        MenuItem(
+            "opportunities.quotas",
+            _l("Sales quotas"),
+            "opportunities.quotas_page",
+            order=60,
+            permission="opportunities.quotas.manage",
             section="admin",
         ),
     ]
