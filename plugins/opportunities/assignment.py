@@ -115,12 +115,18 @@ def notify_assignee(lead: Lead, assignee_id: int, by_user_id: int | None) -> Non
 
     if assignee_id != by_user_id:
         title = _l("New lead assigned to you: %(name)s", name=lead.name)
+        endpoint, values = (
+            ("opportunities_leads.detail", {"record_id": lead.id})
+            if lead.id is not None
+            else ("opportunities_leads.list", {})
+        )
         if has_request_context():
-            url = url_for("opportunities_leads.detail", record_id=lead.id)
+            url = url_for(endpoint, **values)
         else:  # an import running as a job
-            url = current_app.url_map.bind("localhost").build("opportunities_leads.detail", {"record_id": lead.id})
+            url = current_app.url_map.bind("localhost").build(endpoint, values)
         notify_user(assignee_id, title, url)
-    emit("opportunities.lead.assigned", id=lead.id, owner_id=assignee_id)
+    if lead.id is not None:
+        emit("opportunities.lead.assigned", id=lead.id, owner_id=assignee_id)
 
 
 def rule_summary(rule: AssignmentRule, users: dict[int, str], departments: dict[int, str]) -> dict[str, Any]:

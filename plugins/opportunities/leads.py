@@ -35,5 +35,7 @@ def apply_lead(record: Lead, data: Mapping[str, Any]) -> None:
             record.disqualify_reason = None
         assignee = assign_new_lead(record, department_given) if new and data.get("owner_id") is None else None
     if assignee is not None:
-        db.session.flush()  # the notification links to the lead
+        if record in db.session:
+            db.session.flush()  # the notification links to the lead
+        # else: a bulk import inserts its rows later; the notification then links to the list of leads
         notify_assignee(record, assignee, getattr(user, "id", None))
