@@ -42,8 +42,8 @@ class StageForm(FlaskForm):
         validators=[NumberRange(min=0, max=100, message=_l("Enter a number from 0 to 100."))],
         default=10,
     )
-    kind = SelectField(_l("Kind"), choices=STAGE_KINDS, default=OPEN)
-    forecast_category = SelectField(_l("Forecast category"), choices=FORECAST_CATEGORIES, default="pipeline")
+    kind = SelectField(_l("Kind"), choices=list(STAGE_KINDS), default=OPEN)
+    forecast_category = SelectField(_l("Forecast category"), choices=list(FORECAST_CATEGORIES), default="pipeline")
 
 
 class MoveDealsForm(FlaskForm):
