@@ -1,0 +1,66 @@
+"""On a phone: open the kanban board, move an opportunity to Won with the card's stage picker (no dragging on a
+touch screen) and see it counted in the Won column; the board fits the screen and its targets are big enough."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import MEASURE, MIN_TARGET, horizontal_overflow, sign_in
+
+pytestmark = pytest.mark.browser
+
+TARGETS = "main button, main a.button, main select, main input:not([type=hidden]), .board-card-title"
+
+
+def fits(page: Any, label: str, problems: list[str]) -> None:
+    """A visible <h1>, no sideways scrolling and touch targets of at least 44px."""
+    if not page.locator("h1").first.is_visible():
+        problems.append(f"{label}: no visible <h1>")
+    overflow = horizontal_overflow(page)
+    if overflow:
+        problems.append(f"{label}: {overflow}px wider than the screen")
+    for target in page.evaluate(MEASURE, TARGETS):
+        if target["height"] < MIN_TARGET - 0.01:
+            problems.append(f"{label}: {target['what']!r} is {target['height']:.1f}px high")
+
+
+def won_count(page: Any) -> int:
+    return int(page.locator(".board-column[data-kind=won] [data-total=count]").first.inner_text().strip())
+
+
+@pytest.mark.parametrize("width", [360])
+def test_move_an_opportunity_to_won_with_the_phone_stage_picker(live_server: Any, phone: Any, width: int) -> None:
+    page = phone(width=width)
+    problems: list[str] = []
+    sign_in(page, live_server)
+
+    name = f"瀏覽器看板測試 {width}"
+    page.goto(live_server.url + "/opportunities/opportunities/new")
+    form = page.locator("form.entity-form")
+    form.locator("[name=name]").fill(name)
+    form.locator("[name=amount]").fill("120000")
+    # The earliest close date puts the card first in its column, whatever the demo data holds.
+    form.locator("[name=expected_close_date]").fill("2000-01-03")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").first.click()
+    deal_id = page.url.rstrip("/").split("/")[-1]
+    assert deal_id.isdigit(), page.url
+
+    page.goto(live_server.url + "/opportunities/board/")
+    fits(page, "board", problems)
+    before = won_count(page)
+    card = page.locator(f"#card-{deal_id}")
+    assert card.is_visible(), "the new opportunity is not on the board"
+    won_stage = page.locator(".board-column[data-kind=won]").first.get_attribute("data-stage-id")
+    card.locator("select[name=stage_id]").select_option(won_stage)
+    with page.expect_navigation():
+        card.locator("button[type=submit]").click()
+
+    assert "/opportunities/board/" in page.url, page.url
+    won_column = page.locator(".board-column[data-kind=won]").first
+    assert won_column.locator(f"#card-{deal_id}").is_visible(), "the card is not in the Won column"
+    assert won_count(page) == before + 1
+    fits(page, "board after the move", problems)
+    assert not problems, "\n".join(problems)
