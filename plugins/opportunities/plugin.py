@@ -284,3 +284,10 @@ def plugin_enabled(tenant: Any) -> None:
     with force_locale(tenant.default_locale):  # the stage names are stored in the workspace's language
         ensure_default_pipeline()
     db.session.flush()
+
+
+@hookimpl
+def demo_data(tenant: Any, session: Any) -> None:
+    from plugins.opportunities.demo import load
+
+    load(tenant, session)
