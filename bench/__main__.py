@@ -13,6 +13,7 @@ import sys
 SCENARIOS: dict[str, tuple[str, str]] = {
     "contacts": ("bench.contacts", "N contacts: pages, search, API and import over HTTP, with the SQL floor"),
     "search": ("bench.search_bench", "the search token index alone: list and global search in-process"),
+    "opportunities": ("bench.opportunities", "N deals: board, load more, forecast and analysis over HTTP, SQL floor"),
 }
 
 

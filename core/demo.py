@@ -43,3 +43,41 @@ def load_demo_data(tenant: Any) -> None:
             if name in enabled:
                 host().call_one(name, "demo_data", tenant=tenant, session=db.session)
                 db.session.commit()
+
+
+# ----------------------------------------------------------------------- helpers of the plugins' demo_data
+
+
+def bulk_insert(session: Any, model: type, rows: list[dict[str, Any]], ids: bool = False) -> list[int]:
+    """Insert ``rows`` in a few statements (not one per row); with ``ids``, return the new ids in row order."""
+    from sqlalchemy import insert
+
+    if not rows:
+        return []
+    if ids:
+        statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+        return list(session.scalars(statement, rows))
+    for start in range(0, len(rows), 1000):
+        session.execute(insert(model), rows[start : start + 1000])
+    return []
+
+
+def demo_colleagues(session: Any) -> tuple[list[Any], dict[int, int], set[int]]:
+    """The active users (by id), each user's first department, and the ids of the sales people."""
+    from sqlalchemy import select
+
+    from core.models import User
+
+    users = list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+    departments: dict[int, int] = {}
+    for row in session.execute(select(UserDepartment.user_id, UserDepartment.department_id)):
+        departments.setdefault(row.user_id, row.department_id)
+    sales = set(
+        session.scalars(
+            select(UserDepartment.user_id)
+            .join(DepartmentGroup, DepartmentGroup.department_id == UserDepartment.department_id)
+            .join(Group, Group.id == DepartmentGroup.group_id)
+            .where(Group.role == "sales")
+        )
+    )
+    return users, departments, sales

@@ -12,11 +12,10 @@ import random
 from typing import Any
 
 from flask_babel import force_locale
-from sqlalchemy import insert, select
 
 from core.db import utcnow
+from core.demo import bulk_insert, demo_colleagues
 from core.entities.tags import add_tags
-from core.models import DepartmentGroup, Group, User, UserDepartment
 
 from .choices import GRADES, INDUSTRIES, SOURCES
 from .models import Company, Contact, ContactCompany, ContactEmail, ContactPhone, Interaction
@@ -332,17 +331,6 @@ def _when(rng: random.Random, now: dt.datetime, days_back: int) -> dt.datetime:
     return moment.replace(minute=rng.choice((0, 10, 15, 20, 30, 40, 45, 50)), second=0, microsecond=0)
 
 
-def _bulk(session: Any, model: type, rows: list[dict[str, Any]], ids: bool = False) -> list[int]:
-    if not rows:
-        return []
-    if ids:
-        statement = insert(model).returning(model.id, sort_by_parameter_order=True)
-        return list(session.scalars(statement, rows))
-    for start in range(0, len(rows), 1000):
-        session.execute(insert(model), rows[start : start + 1000])
-    return []
-
-
 def _index(plural: str, rows: list[dict[str, Any]], ids: list[int]) -> None:
     """Search tokens for rows inserted in bulk (the ORM's automatic indexing does not see them)."""
     from core.entities.search_index import index_records
@@ -356,21 +344,10 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
     """Add the demo rows to ``tenant`` (the caller commits)."""
     rng = random.Random(f"guanxi-demo-{tenant.slug}")
     now = utcnow()
-    users = list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+    users, departments, sales = demo_colleagues(session)
     if not users:
         return
-    departments: dict[int, int] = {}
-    for row in session.execute(select(UserDepartment.user_id, UserDepartment.department_id)):
-        departments.setdefault(row.user_id, row.department_id)
     # Sales people own most customers; everyone else in a department owns a few.
-    sales = set(
-        session.scalars(
-            select(UserDepartment.user_id)
-            .join(DepartmentGroup, DepartmentGroup.department_id == UserDepartment.department_id)
-            .join(Group, Group.id == DepartmentGroup.group_id)
-            .where(Group.role == "sales")
-        )
-    )
     owners = [u for u in users if u.id in departments] or users
     weights = [6 if u.id in sales else 1 for u in owners]
     with force_locale(tenant.default_locale):
@@ -434,7 +411,7 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
             }
         )
         company_places.append(area)
-    company_ids = _bulk(session, Company, company_rows, ids=True)
+    company_ids = bulk_insert(session, Company, company_rows, ids=True)
     _index("companies", company_rows, company_ids)
 
     contact_rows, emails, phones, memberships = [], [], [], []
@@ -508,7 +485,7 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
             second = rng.randrange(len(company_ids))
             if company_ids[second] != company_ids[company_index]:
                 memberships[-1].append((company_ids[second], rng.choice(TITLES)))
-    contact_ids = _bulk(session, Contact, contact_rows, ids=True)
+    contact_ids = bulk_insert(session, Contact, contact_rows, ids=True)
     for row, own_emails, own_phones in zip(contact_rows, emails, phones, strict=True):
         row["email_addresses"] = [address for address, _label in own_emails]
         row["phone_numbers"] = [number for number, _label in own_phones]
@@ -548,9 +525,9 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
                     "position": position,
                 }
             )
-    _bulk(session, ContactEmail, email_rows)
-    _bulk(session, ContactPhone, phone_rows)
-    _bulk(session, ContactCompany, membership_rows)
+    bulk_insert(session, ContactEmail, email_rows)
+    bulk_insert(session, ContactPhone, phone_rows)
+    bulk_insert(session, ContactCompany, membership_rows)
 
     entries = []
     for contact_id, row in zip(contact_ids, contact_rows, strict=True):
@@ -614,7 +591,7 @@ def load(tenant: Any, session: Any, companies: int = COMPANIES, contacts: int = 
                     "created_at": now,
                 }
             )
-    _bulk(session, Interaction, entries)
+    bulk_insert(session, Interaction, entries)
 
     for tag in TAGS:
         add_tags("contacts", rng.sample(contact_ids, k=min(len(contact_ids), rng.randrange(20, 80))), [tag])
