@@ -194,6 +194,22 @@ def register_menu_items() -> list[MenuItem]:
             permission="opportunities.quotas.manage",
             section="admin",
         ),
+        MenuItem(
+            "opportunities.web_forms",
+            _l("Web forms"),
+            "opportunities.webforms_admin",
+            order=62,
+            permission="opportunities.capture.manage",
+            section="admin",
+        ),
+        MenuItem(
+            "opportunities.assignment_rules",
+            _l("Lead assignment rules"),
+            "opportunities.assignment_rules",
+            order=63,
+            permission="opportunities.capture.manage",
+            section="admin",
+        ),
     ]
 
 
@@ -254,16 +270,16 @@ def register_settings() -> list[Setting]:
 
 @hookimpl
 def page_panels(slot: str, context: dict[str, Any], user: Any, tenant: Any) -> list[Any]:
-    from plugins.opportunities import panels
+    from plugins.opportunities import lead_views, panels
 
-    return [*panels.panels_for(slot, context, user)]
+    return [*panels.panels_for(slot, context, user), *lead_views.panels_for(slot, context, user)]
 
 
 @hookimpl
 def page_actions(slot: str, context: dict[str, Any], user: Any, tenant: Any) -> list[Any]:
-    from plugins.opportunities import panels
+    from plugins.opportunities import lead_views, panels
 
-    return [*panels.actions_for(slot, context, user)]
+    return [*panels.actions_for(slot, context, user), *lead_views.actions_for(slot, context, user)]
 
 
 @hookimpl

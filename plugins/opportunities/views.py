@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import board_views, forecast_views, panels, pipeline_admin  # noqa: F401
+from . import board_views, forecast_views, lead_views, panels, pipeline_admin, webforms  # noqa: F401
 from .blueprint import bp
 
 __all__ = ["bp"]
