@@ -45,7 +45,7 @@ def test_conversion_links_the_existing_company_and_contact_and_carries_the_timel
         {"name": "王小明", "company_name": "台積電", "email": "MING@tsmc.example.com", "notes": "想要報價"},
         admin,
     )
-    called = dt.datetime(2024, 3, 1, 2, 30, tzinfo=dt.timezone.utc)
+    called = dt.datetime(2024, 3, 1, 2, 30, tzinfo=dt.UTC)
     log(tenant, in_tenant, lead, admin.id, "call", "第一次通話", called)
     log(tenant, in_tenant, lead, admin.id, "meeting", "拜訪新竹", called + dt.timedelta(days=2))
 
