@@ -249,3 +249,10 @@ def test_another_tenant_sees_none_of_it(deals: Any, make_tenant: Any, make_user:
     admin = make_user(other, email="admin@globex.example.com", groups=["administrators"])
     total = _forecast(api_as(admin), group="none")["total"]
     assert (total["open_amount"], total["won"], total["quota"]) == ("0.00", "0.00", None)
+
+
+def test_a_deal_in_the_trash_leaves_the_figures(deals: Any, api_as: Any) -> None:
+    api = api_as(deals.admin)
+    assert api.delete(f"/api/v1/opportunities/{deals.ids['A']}").status_code == 204
+    total = _forecast(api, group="none")["total"]
+    assert (total["open_count"], total["open_amount"]) == (2, "232000.00")
