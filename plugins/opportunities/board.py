@@ -21,7 +21,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from core import db
 from core.permissions import scoped
 
-from .models import OPEN, Opportunity, Stage
+from .models import LOST, OPEN, WON, Opportunity, Stage
 from .pipelines import stages_of
 
 VIEW = "opportunities.opportunity.view"
@@ -100,6 +100,7 @@ def _closed_condition(stage_ids: list[int], filters: Filters) -> Any:
     first = filters.closed_month
     return and_(
         Opportunity.stage_id.in_(stage_ids),
+        Opportunity.status.in_((WON, LOST)),  # lets the database use (tenant_id, status, closed_on)
         Opportunity.closed_on >= first,
         Opportunity.closed_on < month_end(first),
     )
