@@ -682,3 +682,19 @@ def test_an_owner_from_another_workspace_is_refused_and_nothing_is_stored(acme, 
     result, _importer = run(acme, importer_user, content, plan=None)
     assert any(error.row == 2 and error.column == "Owner" for error in result.errors)
     assert items(acme) == []  # all or nothing: the good row is not stored either
+
+
+def test_bulk_writes_keep_to_the_current_tenant(items_app, acme, globex, in_tenant):
+    from core.entities.bulk import BulkWriter
+    from core.entities.registry import all_entities
+    from core.tenancy import TenantRequired
+
+    with in_tenant(acme, use_app=items_app):
+        entity = all_entities()["items"]
+        with pytest.raises(TenantRequired):  # rows planted in another workspace
+            BulkWriter(None).insert(entity, [{"name": "x", "tenant_id": globex.id}])
+        ids = BulkWriter(None).create(entity, [{"name": "a"}, {"name": "b"}])
+        assert [i.tenant_id for i in db.session.scalars(select(Item).where(Item.id.in_(ids)))] == [acme.id, acme.id]
+        db.session.rollback()
+    with in_tenant(None, use_app=items_app), pytest.raises(TenantRequired):  # no workspace in context
+        BulkWriter(None).add(Item, [{"name": "x"}])

@@ -53,6 +53,10 @@ class Entity:
     # ``apply(record, data)`` writes validated data onto a record when plain column copying is not enough
     # (child rows such as a contact's e-mail addresses); it must also handle what default_apply handles.
     apply: Callable[[Any, Mapping[str, Any]], None] | None = None
+    # ``bulk_apply(batch)`` does for a whole batch of new records what ``apply`` does for one, so that an import
+    # inserts them in bulk (a ``core.entities.bulk.BulkBatch``: call ``batch.insert()``, then write child rows for
+    # ``batch.ids``). Without it, an entity with ``apply`` is imported one record at a time.
+    bulk_apply: Callable[[Any], None] | None = None
     # Fields that identify the same real-world record, for duplicate handling on import ("email", "phone").
     match_fields: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the kernel with the registering plugin's name

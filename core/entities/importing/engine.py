@@ -25,11 +25,12 @@ from typing import Any
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from marshmallow import fields as mf
-from sqlalchemy import String, insert, inspect, select
+from sqlalchemy import String, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import db
 from core.db import utcnow
+from core.entities.bulk import BulkWriter
 from core.entities.definition import Entity
 from core.entities.importing.mapping import IGNORE, Target, _labels, name_part, normalise, targets
 from core.entities.importing.readers import Table
@@ -499,8 +500,7 @@ class Importer:
         self.partial_schema = schema_for(entity, partial=True, many=True)
         self.match = self._match_target()
         self.index: MatchIndex | None = None
-        self._next_id: int | None = None
-        self._bulk: tuple[int, int] | None = None  # lowest and highest id inserted in bulk
+        self.writer = BulkWriter(user)
         self.datetimes = {
             name for name, t in self.targets.items() if isinstance(t.field, mf.DateTime) and name in grouped
         }
@@ -751,6 +751,7 @@ class Importer:
         """Validate every row; unless ``dry_run`` or a row has an error, write them all (the caller commits;
         after a failed write the session has been rolled back)."""
         result = ImportResult(dry_run=dry_run)
+        self.writer = BulkWriter(self.user)
         if self.match is not None:
             self.index = MatchIndex(self.entity, self.match)
             self.index.load()
@@ -809,7 +810,7 @@ class Importer:
     def _write(self, spool: Any, result: ImportResult, progress: Progress | None) -> None:
         started = utcnow()
         done = 0
-        bulk = self._bulk_ok()
+        bulk = BulkWriter.supports(self.entity)
         try:
             while True:
                 try:
@@ -846,7 +847,7 @@ class Importer:
         from core.events import emit
         from core.jobs import enqueue
 
-        first, last = self._bulk or (None, None)
+        first, last = self.writer.ranges.get(self.entity.plural, (None, None))
         emit(
             f"{self.entity.plugin}.{self.entity.name}.imported",
             created=result.created,
@@ -856,25 +857,38 @@ class Importer:
             first_id=first,
             last_id=last,
         )
-        record(
-            "import",
-            f"{self.entity.plural}: {result.created} created, {result.updated} updated, {result.skipped} skipped",
-            user_id=getattr(self.user, "id", None),
-            changes={
-                "entity": [None, self.entity.plural],
-                "created": [None, result.created],
-                "updated": [None, result.updated],
-                "skipped": [None, result.skipped],
-                "ids": [None, [first, last] if first is not None else None],
-            },
-        )
-        if first is not None:
+        # Records of other entities a bulk_apply created (the companies that imported contacts name).
+        others = {p: n for p, n in self.writer.created.items() if p != self.entity.plural}
+        for plural in others:
+            other, (low, high) = self.writer.entities[plural], self.writer.ranges[plural]
+            emit(
+                f"{other.plugin}.{other.name}.imported",
+                created=others[plural],
+                updated=0,
+                skipped=0,
+                since=started.isoformat(),
+                first_id=low,
+                last_id=high,
+            )
+        summary = f"{self.entity.plural}: {result.created} created, {result.updated} updated, {result.skipped} skipped"
+        changes: dict[str, Any] = {
+            "entity": [None, self.entity.plural],
+            "created": [None, result.created],
+            "updated": [None, result.updated],
+            "skipped": [None, result.skipped],
+            "ids": [None, [first, last] if first is not None else None],
+        }
+        for plural, count in others.items():
+            summary += f"; {plural}: {count} created"
+            changes[f"created_{plural}"] = [None, count]
+        record("import", summary, user_id=getattr(self.user, "id", None), changes=changes)
+        for plural, (low, high) in self.writer.ranges.items():
             enqueue(
                 "core.entities.importing.jobs:index_imported",
-                name=f"Search index: {self.entity.plural} {first}-{last}",
-                plural=self.entity.plural,
-                first_id=first,
-                last_id=last,
+                name=f"Search index: {plural} {low}-{high}",
+                plural=plural,
+                first_id=low,
+                last_id=high,
             )
 
     def _mapped_only(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -919,23 +933,13 @@ class Importer:
         db.session.flush()
         db.session.expunge_all()
 
-    def _bulk_ok(self) -> bool:
-        """Whether new rows can be inserted in bulk: no ``apply``, no ORM validators or insert listeners."""
-        mapper = inspect(self.entity.model)
-        return (
-            self.entity.apply is None
-            and not mapper.validators
-            and not mapper.dispatch.before_insert
-            and not mapper.dispatch.after_insert
-        )
-
     def _create(self, creates: list[tuple[int, dict[str, Any], list[str]]], bulk: bool) -> list[int]:
         from core.entities.service import default_apply
 
         model = self.entity.model
         tags = [data.pop(TAGS, None) for _row, data, _keys in creates]
         if bulk:
-            ids = self._insert_bulk([data for _row, data, _keys in creates])
+            ids = self.writer.create(self.entity, [data for _row, data, _keys in creates])
         else:
             records = []
             for _row, data, _keys in creates:
@@ -953,79 +957,6 @@ class Importer:
             db.session.flush()
             ids = [r.id for r in records]
         self._tag(ids, tags)
-        return ids
-
-    def _defaults(self) -> dict[str, Any]:
-        """Python-side column defaults, evaluated once per batch, so every row has the same keys."""
-        values: dict[str, Any] = {}
-        for attr in inspect(self.entity.model).column_attrs:
-            column = attr.columns[0]
-            if column.primary_key or column.server_default is not None:
-                continue
-            default = column.default
-            if default is None:
-                values[attr.key] = None
-            elif default.is_scalar:
-                values[attr.key] = default.arg
-            elif default.is_callable:
-                values[attr.key] = default.arg(None)
-        return values
-
-    def _insert_bulk(self, rows: list[dict[str, Any]]) -> list[int]:
-        model = self.entity.model
-        writable = {attr.key for attr in inspect(model).column_attrs}
-        writable -= {"id", "tenant_id", "version", "created_at", "updated_at", "deleted_at", CUSTOM}
-        base = self._defaults()
-        has_owner = "owner_id" in base
-        values = []
-        for data in rows:
-            row = dict(base)
-            for name, value in data.items():
-                if name in writable:
-                    row[name] = value
-            if data.get(CUSTOM):
-                row[CUSTOM] = dict(data[CUSTOM])
-            if has_owner and row.get("owner_id") is None:
-                row["owner_id"] = self.user.id
-            if "created_by_id" in base:
-                row["created_by_id"] = self.user.id
-            values.append(row)
-        if db.session.get_bind().dialect.name == "sqlite":
-            ids = self._insert_sqlite(values)
-        else:
-            statement = insert(model).returning(model.id, sort_by_parameter_order=True)
-            ids = list(db.session.scalars(statement, values))
-        custom = [{"id": ident, CUSTOM: row[CUSTOM]} for ident, row in zip(ids, values, strict=True) if row.get(CUSTOM)]
-        if custom:  # the custom-field value index (filters) is kept by a flush listener these rows bypass
-            from core.entities.custom_fields import index_values
-
-            index_values(self.entity, custom)
-        if ids:
-            low, high = min(ids), max(ids)
-            self._bulk = (low, high) if self._bulk is None else (min(self._bulk[0], low), max(self._bulk[1], high))
-        return ids
-
-    def _insert_sqlite(self, values: list[dict[str, Any]]) -> list[int]:
-        """Insert rows on SQLite in one ``executemany``, knowing their ids.
-
-        SQLite cannot return the ids of a multi-row INSERT in the order of its rows, so SQLAlchemy would insert
-        them one statement per row. But SQLite gives a new row the largest rowid plus one, and this transaction
-        holds SQLite's single write lock from its first insert until it ends: once one row has been inserted the
-        usual way, the ids of all further rows of the import are known and given explicitly.
-        """
-        model = self.entity.model
-        ids: list[int] = []
-        if self._next_id is None:
-            first = db.session.scalars(insert(model).returning(model.id), values[:1]).one()
-            ids.append(first)
-            self._next_id = first + 1
-            values = values[1:]
-        if values:
-            for offset, row in enumerate(values):
-                row["id"] = self._next_id + offset
-            db.session.execute(insert(model), values)
-            ids.extend(row["id"] for row in values)
-            self._next_id += len(values)
         return ids
 
     def _tag(self, ids: list[int], tags: list[Any]) -> None:

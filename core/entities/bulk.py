@@ -1,0 +1,221 @@
+"""Creating many records at once: how an import writes its new rows, and what ``Entity.bulk_apply`` receives.
+
+A :class:`BulkWriter` inserts the new records of one import (one transaction) with one multi-row statement per
+batch, knowing their ids, and remembers which ids each entity received, so that the import's job indexes them for
+search after the commit and its audit entry counts them. Rows inserted this way bypass the session's flush
+listeners (audit per record, search index, custom-field value index); the writer keeps the custom-field value index
+itself and leaves the rest to the import's announcement.
+
+An entity whose ``apply`` writes more than its own columns (a contact's e-mail addresses, phone numbers and
+companies) supplies ``bulk_apply(batch)`` too: it receives a :class:`BulkBatch` of new records, adjusts their
+column values, calls :meth:`BulkBatch.insert` once, and writes for the whole batch what ``apply`` would write for
+one record (child rows with one ``executemany``, referenced records looked up with one query and created with
+:meth:`BulkBatch.create`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import inspect
+
+from core import db
+from core.db import TenantOwned
+from core.entities.definition import Entity
+from core.entities.schemas import CUSTOM
+from core.tenancy import TenantRequired, current_tenant_id
+
+# Columns the kernel fills (or the database does): never copied from imported data.
+KERNEL_COLUMNS = frozenset({"id", "tenant_id", "version", "created_at", "updated_at", "deleted_at", CUSTOM})
+
+
+@dataclass
+class BulkBatch:
+    """New records of one entity, written together: what ``Entity.bulk_apply(batch)`` receives.
+
+    ``data`` holds each record's validated data (what ``apply`` would receive), ``rows`` the column values the
+    kernel will insert for it (defaults, owner and creator filled in, columns of ``data`` copied), in the same
+    order. The hook may change ``rows``, must call :meth:`insert` exactly once, and afterwards finds the new ids in
+    ``ids`` (in the order of ``rows``).
+    """
+
+    entity: Entity
+    data: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    user: Any
+    writer: BulkWriter = field(repr=False)
+    ids: list[int] | None = None
+
+    def insert(self) -> list[int]:
+        """Insert ``rows``; returns their ids in order."""
+        if self.ids is not None:
+            raise RuntimeError(f"bulk_apply of {self.entity.plural} inserted its batch twice")
+        self.ids = self.writer.insert(self.entity, self.rows)
+        return self.ids
+
+    def add(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows of a tenant-owned ``model`` that no other row of the batch refers to (child rows such as a
+        contact's e-mail addresses), with one ``executemany``; column defaults apply, the tenant is stamped."""
+        self.writer.add(model, rows)
+
+    def create(self, plural: str, data: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Create records of another entity (``"companies"``) from validated ``data``, in bulk, owned by the user;
+        returns their ids in order. They are indexed for search after the commit like the batch's own records."""
+        from core.entities.registry import all_entities
+
+        return self.writer.create(all_entities()[plural], data)
+
+
+class BulkWriter:
+    """Inserts new records in bulk for one import, as ``user``; one writer per transaction."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.ranges: dict[str, tuple[int, int]] = {}  # plural -> lowest and highest id inserted
+        self.created: dict[str, int] = {}  # plural -> how many records were inserted
+        self.entities: dict[str, Entity] = {}
+        self._next_id: dict[type, int] = {}
+
+    @staticmethod
+    def supports(entity: Entity) -> bool:
+        """Whether new records of ``entity`` can be inserted in bulk: no ``apply`` unless there is a
+        ``bulk_apply``, and no ORM validators or insert listeners that bulk statements would bypass."""
+        mapper = inspect(entity.model)
+        return (
+            (entity.apply is None or entity.bulk_apply is not None)
+            and not mapper.validators
+            and not mapper.dispatch.before_insert
+            and not mapper.dispatch.after_insert
+        )
+
+    def create(self, entity: Entity, data: Sequence[Mapping[str, Any]]) -> list[int]:
+        """New records of ``entity`` from validated ``data`` (tags not included); their ids in order."""
+        if not data:
+            return []
+        if not self.supports(entity):
+            raise RuntimeError(f"records of {entity.plural} cannot be created in bulk")
+        rows = self.rows(entity, data)
+        if entity.bulk_apply is None:
+            return self.insert(entity, rows)
+        batch = BulkBatch(entity, [dict(d) for d in data], rows, self.user, self)
+        entity.bulk_apply(batch)
+        if batch.ids is None or len(batch.ids) != len(rows):
+            raise RuntimeError(f"bulk_apply of {entity.plural} did not insert its batch")
+        return batch.ids
+
+    def rows(self, entity: Entity, data: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The column values to insert for each of ``data``: Python-side defaults (evaluated once, so every row has
+        the same keys, which one multi-row statement needs), the data's columns, owner and creator."""
+        mapper = inspect(entity.model)
+        writable = {attr.key for attr in mapper.column_attrs} - KERNEL_COLUMNS
+        base = self._defaults(entity)
+        has_owner = "owner_id" in base
+        user_id = getattr(self.user, "id", None)
+        rows = []
+        for item in data:
+            row = dict(base)
+            for name, value in item.items():
+                if name in writable:
+                    row[name] = value
+            if item.get(CUSTOM):
+                row[CUSTOM] = dict(item[CUSTOM])
+            if has_owner and row.get("owner_id") is None:
+                row["owner_id"] = user_id  # an empty owner means the creator, as in service.create
+            if "created_by_id" in base:
+                row["created_by_id"] = user_id
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def _defaults(entity: Entity) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for attr in inspect(entity.model).column_attrs:
+            column = attr.columns[0]
+            if column.primary_key or column.server_default is not None:
+                continue
+            default = column.default
+            if default is None:
+                values[attr.key] = None
+            elif default.is_scalar:
+                values[attr.key] = default.arg
+            elif default.is_callable:
+                values[attr.key] = default.arg(None)
+        return values
+
+    def insert(self, entity: Entity, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert prepared ``rows`` of ``entity``; their ids in order. Keeps the custom-field value index."""
+        if not rows:
+            return []
+        model = entity.model
+        _check_tenant(model, rows)
+        if db.session.get_bind().dialect.name == "sqlite":
+            ids = self._insert_sqlite(model, rows)
+        else:
+            table = model.__table__
+            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            ids = list(db.session.connection().execute(statement, rows).scalars())
+        custom = [{"id": ident, CUSTOM: row[CUSTOM]} for ident, row in zip(ids, rows, strict=True) if row.get(CUSTOM)]
+        if custom:  # the custom-field value index (filters) is kept by a flush listener these rows bypass
+            from core.entities.custom_fields import index_values
+
+            index_values(entity, custom)
+        low, high = min(ids), max(ids)
+        known = self.ranges.get(entity.plural)
+        self.ranges[entity.plural] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
+        self.created[entity.plural] = self.created.get(entity.plural, 0) + len(ids)
+        self.entities[entity.plural] = entity
+        return ids
+
+    def add(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows of a tenant-owned ``model`` with one ``executemany`` (no ids come back)."""
+        if not rows:
+            return
+        tenant_id = _current_tenant(model)
+        values = [{**row, "tenant_id": tenant_id} for row in rows]
+        db.session.connection().execute(model.__table__.insert(), values)  # type: ignore[attr-defined]
+
+    def _insert_sqlite(self, model: type, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows on SQLite in one ``executemany``, knowing their ids.
+
+        SQLite cannot return the ids of a multi-row INSERT in the order of its rows, so SQLAlchemy would insert
+        them one statement per row. But SQLite gives a new row the largest rowid plus one, and this transaction
+        holds SQLite's single write lock from its first insert until it ends: once one row of a table has been
+        inserted the usual way, the ids of all further rows of that table are known and given explicitly.
+        """
+        ids: list[int] = []
+        table = model.__table__  # type: ignore[attr-defined]
+        connection = db.session.connection()
+        next_id = self._next_id.get(model)
+        if next_id is None:
+            first = connection.execute(table.insert().returning(table.c.id), rows[0]).scalar_one()
+            ids.append(first)
+            next_id = first + 1
+            rows = rows[1:]
+        if rows:
+            for offset, row in enumerate(rows):
+                row["id"] = next_id + offset
+            connection.execute(table.insert(), rows)
+            ids.extend(row["id"] for row in rows)
+            next_id += len(rows)
+        self._next_id[model] = next_id
+        return ids
+
+
+def _current_tenant(model: type) -> int:
+    """The tenant whose rows a bulk insert writes: these Core statements pass no ORM listener, so the writer
+    applies the tenant guard's rules itself (a tenant in context, rows of no other tenant)."""
+    if not issubclass(model, TenantOwned):
+        raise TypeError(f"{model.__name__} is not tenant-owned")
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise TenantRequired(f"{model.__name__} written in bulk with no tenant in context")
+    return tenant_id
+
+
+def _check_tenant(model: type, rows: Sequence[dict[str, Any]]) -> None:
+    tenant_id = _current_tenant(model)
+    for row in rows:
+        if row.setdefault("tenant_id", tenant_id) != tenant_id:
+            raise TenantRequired(f"{model.__name__} rows written in bulk for another tenant")
