@@ -10,7 +10,7 @@ from core.entities import Entity, Section
 def company_entity() -> Entity:
     from plugins.contacts.entity_views import new_with_duplicate_check
     from plugins.contacts.models import Company
-    from plugins.contacts.records import apply_company
+    from plugins.contacts.records import apply_company, bulk_apply_companies
     from plugins.contacts.schemas import CompanySchema
 
     return Entity(
@@ -67,6 +67,7 @@ def company_entity() -> Entity:
         menu_order=11,
         views={"new": new_with_duplicate_check},
         apply=apply_company,
+        bulk_apply=bulk_apply_companies,
         match_fields=("tax_id", "name"),
     )
 
@@ -74,7 +75,7 @@ def company_entity() -> Entity:
 def contact_entity() -> Entity:
     from plugins.contacts.entity_views import new_with_duplicate_check
     from plugins.contacts.models import Contact
-    from plugins.contacts.records import apply_contact
+    from plugins.contacts.records import apply_contact, bulk_apply_contacts
     from plugins.contacts.schemas import ContactSchema
 
     return Entity(
@@ -134,5 +135,6 @@ def contact_entity() -> Entity:
         menu_order=10,
         views={"new": new_with_duplicate_check},
         apply=apply_contact,
+        bulk_apply=bulk_apply_contacts,
         match_fields=("email", "mobile", "phone"),
     )

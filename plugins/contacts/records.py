@@ -8,9 +8,10 @@ copies on the contact row (``email``, ``mobile``, ``phone``, ``company_id``, ``c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from flask import has_request_context
 from flask_login import current_user
@@ -26,9 +27,14 @@ from core.permissions import grants_of, has_permission, scoped
 from .models import Company, Contact, ContactCompany, ContactEmail, ContactPhone
 from .normalise import email_key, name_key, phone_digits
 
+if TYPE_CHECKING:
+    from core.entities.bulk import BulkBatch
+
 FLAT_CONTACT_FIELDS = ("email", "mobile", "phone", "company_name")
 CHILD_LISTS = ("emails", "phones", "memberships")
 OTHER_PHONE_LABELS = ("work", "home")
+# A company (anything with ``id`` and ``name``) by the name a contact gives, or None.
+CompanyFinder = Callable[[str], Any]
 
 
 def entity(plural: str) -> Entity:
@@ -55,6 +61,16 @@ def _default_department(record: Any, data: Mapping[str, Any]) -> None:
             record.department_id = min(departments)
 
 
+def _batch_department(batch: BulkBatch) -> int | None:
+    """The department a new record of the batch gets when its data names none (the importer's), worked out once
+    by the framework's rule for a new record."""
+    from core.entities.records import default_department
+
+    probe = SimpleNamespace(id=None, department_id=None)
+    default_department(probe, {}, batch.user)
+    return probe.department_id
+
+
 # ------------------------------------------------------------------------------------------ companies
 
 
@@ -68,10 +84,25 @@ def _apply_company(record: Company, data: Mapping[str, Any]) -> None:
     old_name = record.name if record.id is not None else None
     _default_department(record, data)
     default_apply(entity("companies"), record, data)
-    record.name_key = name_key(record.name)
-    record.phone_digits = phone_digits(record.phone) or None
+    for name, value in company_keys(record.name, record.phone).items():
+        setattr(record, name, value)
     if old_name is not None and record.name != old_name:
         move_contacts_to_company(record.id, record)
+
+
+def company_keys(name: str | None, phone: str | None) -> dict[str, Any]:
+    """The columns a company's duplicate detection reads: its name key and phone digits."""
+    return {"name_key": name_key(name), "phone_digits": phone_digits(phone) or None}
+
+
+def bulk_apply_companies(batch: BulkBatch) -> None:
+    """``Entity.bulk_apply`` of companies: what apply_company does for one new company, for a batch of them."""
+    department = _batch_department(batch)
+    for row in batch.rows:
+        row.update(company_keys(row.get("name"), row.get("phone")))
+        if row.get("department_id") is None:
+            row["department_id"] = department
+    batch.insert()
 
 
 def move_contacts_to_company(old_company_id: int, company: Company) -> int:
@@ -113,6 +144,12 @@ def _apply_contact(record: Contact, data: Mapping[str, Any]) -> None:
     _default_department(record, data)
     default_apply(entity("contacts"), record, columns)
     record.name_key = name_key(record.name)
+    _apply_children(record, data)
+    sync_contact(record)
+
+
+def _apply_children(record: Any, data: Mapping[str, Any], find_company: CompanyFinder | None = None) -> None:
+    """Child rows from the nested lists, then the flat fields onto the first of each (not yet in step)."""
     if data.get("emails") is not None:
         _replace_emails(record, data["emails"])
     if data.get("phones") is not None:
@@ -126,8 +163,7 @@ def _apply_contact(record: Contact, data: Mapping[str, Any]) -> None:
     if "phone" in data:
         _set_phone(record, data["phone"], "other")
     if "company_name" in data:
-        _set_company_name(record, data["company_name"])
-    sync_contact(record)
+        _set_company_name(record, data["company_name"], find_company)
 
 
 def _renumber(rows: list[Any]) -> None:
@@ -143,7 +179,7 @@ def _replace_emails(record: Contact, wanted: Iterable[Mapping[str, Any]]) -> Non
     keep = []
     for index, item in enumerate(wanted):
         key = email_key(item["email"])
-        row = existing.pop(key, None) or ContactEmail(email_key=key)
+        row = existing.pop(key, None) or _new_row(record, ContactEmail, email_key=key)
         row.email, row.label, row.position = item["email"], item.get("label") or "work", index
         keep.append(row)
     record.emails[:] = keep
@@ -154,7 +190,7 @@ def _replace_phones(record: Contact, wanted: Iterable[Mapping[str, Any]]) -> Non
     keep = []
     for index, item in enumerate(wanted):
         digits = phone_digits(item["number"])
-        row = existing.pop(digits, None) or ContactPhone(digits=digits)
+        row = existing.pop(digits, None) or _new_row(record, ContactPhone, digits=digits)
         row.number, row.label, row.position = item["number"], item.get("label") or "mobile", index
         keep.append(row)
     record.phones[:] = keep
@@ -170,7 +206,7 @@ def _replace_memberships(record: Contact, wanted: Iterable[Mapping[str, Any]]) -
         company = companies.get(item["company_id"])
         if company is None:
             continue  # the schema checked it; gone to the trash since
-        row = existing.pop(company.id, None) or ContactCompany(company_id=company.id)
+        row = existing.pop(company.id, None) or _new_row(record, ContactCompany, company_id=company.id)
         row.company, row.role, row.position = company, item.get("role"), index
         keep.append(row)
     record.memberships[:] = keep
@@ -192,7 +228,7 @@ def _set_first_email(record: Contact, value: str | None) -> None:
     if rows:
         rows[0].email, rows[0].email_key = value, key
     else:
-        rows.append(ContactEmail(email=value, email_key=key, label="work", position=0))
+        rows.append(_new_row(record, ContactEmail, email=value, email_key=key, label="work", position=0))
 
 
 def _phone_slot(rows: list[ContactPhone], slot: str) -> ContactPhone | None:
@@ -216,11 +252,12 @@ def _set_phone(record: Contact, value: str | None, slot: str) -> None:
         target.number, target.digits = value, digits
     else:
         label = "mobile" if slot == "mobile" else "work"
-        rows.append(ContactPhone(number=value, digits=digits, label=label, position=len(rows)))
+        rows.append(_new_row(record, ContactPhone, number=value, digits=digits, label=label, position=len(rows)))
 
 
-def _set_company_name(record: Contact, value: str | None) -> None:
-    """Link the contact to the company called ``value`` (created when the user may and none exists)."""
+def _set_company_name(record: Contact, value: str | None, find_company: CompanyFinder | None = None) -> None:
+    """Link the contact to the company called ``value`` (created when the user may and none exists);
+    ``find_company`` answers instead when an import has looked up the companies of a whole batch."""
     memberships = record.memberships
     first = memberships[0] if memberships else None
     if not value:
@@ -230,12 +267,8 @@ def _set_company_name(record: Contact, value: str | None) -> None:
         return
     if first is not None and first.company is not None and name_key(first.company.name) == name_key(value):
         return
-    user = acting_user(record)
-    company = find_company_by_name(value, user)
-    if company is None and user is not None and has_permission("contacts.company.create", user):
-        from core.entities import service
-
-        company = service.create(entity("companies"), {"name": value}, user)
+    find = find_company or (lambda name: _find_or_create_company(name, acting_user(record)))
+    company = find(value)
     if company is None:  # no such company the user can see or create: keep the name as text
         if first is not None:
             memberships.remove(first)
@@ -243,10 +276,19 @@ def _set_company_name(record: Contact, value: str | None) -> None:
         return
     row = next((m for m in memberships if m.company_id == company.id), None)
     if row is None:
-        row = ContactCompany(company_id=company.id, company=company)
+        row = _new_row(record, ContactCompany, company_id=company.id, company=company)
         memberships.append(row)
     row.position = -1
     _renumber(memberships)
+
+
+def _find_or_create_company(value: str, user: Any) -> Company | None:
+    company = find_company_by_name(value, user)
+    if company is None and user is not None and has_permission("contacts.company.create", user):
+        from core.entities import service
+
+        company = service.create(entity("companies"), {"name": value}, user)
+    return company
 
 
 def find_company_by_name(name: str, user: Any) -> Company | None:
@@ -274,6 +316,117 @@ def sync_contact(record: Contact) -> None:
             record.company_name = first.company.name
     else:
         record.company_id = None
+
+
+# -------------------------------------------------------------------------------------- bulk import
+
+
+class ContactDraft:
+    """A new contact of an import before it is inserted: the attributes apply_contact's helpers read and write,
+    with plain child rows, so that an import runs exactly the single-record rules without an ORM object per
+    contact, address and number (which would cost more than the rest of the import)."""
+
+    def __init__(self) -> None:
+        self.id: int | None = None
+        self.emails: list[Any] = []
+        self.phones: list[Any] = []
+        self.memberships: list[Any] = []
+        self.email: str | None = None
+        self.mobile: str | None = None
+        self.phone: str | None = None
+        self.company_id: int | None = None
+        self.company_name: str | None = None
+
+
+def _new_row(record: Any, model: type, **values: Any) -> Any:
+    """A new child row of ``record``: a plain one for an import's draft, else a ``model`` instance."""
+    return SimpleNamespace(**values) if isinstance(record, ContactDraft) else model(**values)
+
+
+def bulk_apply_contacts(batch: BulkBatch) -> None:
+    """``Entity.bulk_apply`` of contacts: what apply_contact does for one new contact, for a batch of them.
+
+    Each contact's e-mail addresses, phone numbers and company link are worked out by the same helpers as for a
+    single record, on a :class:`ContactDraft`; the companies the batch names are looked up with one query and the
+    missing ones created together (when the user may create companies); then the contacts, their e-mail
+    addresses, phone numbers and memberships are inserted with one statement each.
+    """
+    # Rows with a list of companies may link to one already listed: those look their name up as a single record.
+    names = [data.get("company_name") for data in batch.data if data.get("memberships") is None]
+    companies = _companies_by_name(batch, names)
+
+    def find_company(value: str) -> Any:
+        key = name_key(value)
+        return companies[key] if key in companies else _find_or_create_company(value, batch.user)
+
+    department = _batch_department(batch)
+    drafts = []
+    for data, row in zip(batch.data, batch.rows, strict=True):
+        draft = ContactDraft()
+        _apply_children(draft, data, find_company)
+        sync_contact(draft)
+        drafts.append(draft)
+        row["name_key"] = name_key(row.get("name"))
+        if row.get("department_id") is None:
+            row["department_id"] = department
+        row["email"], row["mobile"], row["phone"] = draft.email, draft.mobile, draft.phone
+        row["company_id"], row["company_name"] = draft.company_id, draft.company_name
+    ids = batch.insert()
+    emails, phones, memberships = [], [], []
+    for contact_id, draft in zip(ids, drafts, strict=True):
+        for e in draft.emails:
+            emails.append(
+                {"contact_id": contact_id, "email": e.email, "email_key": e.email_key, "label": e.label,
+                 "position": e.position}
+            )  # fmt: skip
+        for p in draft.phones:
+            phones.append(
+                {"contact_id": contact_id, "number": p.number, "digits": p.digits, "label": p.label,
+                 "position": p.position}
+            )  # fmt: skip
+        for m in draft.memberships:
+            memberships.append(
+                {"contact_id": contact_id, "company_id": m.company_id, "role": getattr(m, "role", None),
+                 "position": m.position}
+            )  # fmt: skip
+    batch.add(ContactEmail, emails)
+    batch.add(ContactPhone, phones)
+    batch.add(ContactCompany, memberships)
+
+
+def _companies_by_name(batch: BulkBatch, names: Iterable[str | None]) -> dict[str, Any]:
+    """The company each name key of ``names`` links to (None: none), as find_company_by_name and apply_contact
+    would choose it (the oldest the user can see; else a new one when the user may create companies), in one
+    query."""
+    wanted: dict[str, str] = {}  # key -> the first spelling, the name a new company gets
+    for value in names:
+        key = name_key(value)
+        if key:
+            wanted.setdefault(key, value)  # type: ignore[arg-type]
+    user = batch.user
+    if not wanted or user is None:
+        return dict.fromkeys(wanted)
+    found: dict[str, Any] = {}
+    statement = select(Company.id, Company.name, Company.name_key).where(Company.name_key.in_(sorted(wanted)))
+    statement = scoped(statement, "contacts.company.view", user, model=Company).order_by(Company.id)
+    others = False
+    for row in db.session.execute(statement):
+        if row.name_key in wanted:
+            found.setdefault(row.name_key, row)
+        else:
+            others = True  # a collation that compares more loosely than name_key (MariaDB's ignores accents)
+    missing = [key for key in wanted if key not in found]
+    if others:
+        for key in missing:
+            company = find_company_by_name(wanted[key], user)
+            if company is not None:
+                found[key] = SimpleNamespace(id=company.id, name=company.name)
+        missing = [key for key in wanted if key not in found]
+    if missing and has_permission("contacts.company.create", user):
+        ids = batch.create("companies", [{"name": wanted[key]} for key in missing])
+        for key, ident in zip(missing, ids, strict=True):
+            found[key] = SimpleNamespace(id=ident, name=wanted[key])
+    return {key: found.get(key) for key in wanted}
 
 
 # ----------------------------------------------------------------------------------------- duplicates
