@@ -80,7 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import-rows", type=int, help="Rows of the import (default: --rows).")
     parser.add_argument("--scope", choices=("all", "department", "own"), default="all", help="The bench user's scope.")
     parser.add_argument("--seed", type=int, default=20251126)
-    parser.add_argument("--only", help="Comma-separated operations to measure (default: all).")
+    parser.add_argument(
+        "--only", help="Comma-separated operations to measure (default: all); 'import' alone: only the import."
+    )
     parser.add_argument("--skip-import", action="store_true", help="Do not measure the import.")
     parser.add_argument(
         "--import-timeout", type=float, default=1800, help="Stop the import after this many seconds (default 1800)."
@@ -716,35 +718,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ops = [op for op in ops if op.name in wanted]
         settings = Settings(args.warmup, args.requests, args.concurrency, args.duration)
         results: dict[str, dict[str, Any]] = {}
-        with Server(database, BENCH_TENANT, secret_key, args.workers, args.threads, plugins) as server:
-            browser = HttpClient(server.port, {"Accept-Language": "zh-TW"})
-            browser.sign_in(BENCH_EMAIL, BENCH_PASSWORD)
-            api = HttpClient(server.port, {"Authorization": f"Bearer {setup.api_secret}", "Accept": "application/json"})
-            failed = []
-            for op in ops:
-                log(f"measuring {op.name}")
-                try:
-                    results[op.name] = measure(op, api if op.client == "api" else browser, settings)
-                except RuntimeError as exc:  # one broken page must not hide the other figures
-                    log(f"{op.name} failed: {str(exc)[:300]}\n{server.log_tail()}")
-                    results[op.name] = {"kind": op.kind, "description": op.description, "error": str(exc)[:300]}
-                    failed.append(op)
-            report["worker_peak_rss_mb"] = server.worker_peak_rss()
+        report["operations"] = results
+        if ops:  # with --only import, no server and no SQL floor
+            with Server(database, BENCH_TENANT, secret_key, args.workers, args.threads, plugins) as server:
+                browser = HttpClient(server.port, {"Accept-Language": "zh-TW"})
+                browser.sign_in(BENCH_EMAIL, BENCH_PASSWORD)
+                api = HttpClient(
+                    server.port, {"Authorization": f"Bearer {setup.api_secret}", "Accept": "application/json"}
+                )
+                failed = []
+                for op in ops:
+                    log(f"measuring {op.name}")
+                    try:
+                        results[op.name] = measure(op, api if op.client == "api" else browser, settings)
+                    except RuntimeError as exc:  # one broken page must not hide the other figures
+                        log(f"{op.name} failed: {str(exc)[:300]}\n{server.log_tail()}")
+                        results[op.name] = {"kind": op.kind, "description": op.description, "error": str(exc)[:300]}
+                        failed.append(op)
+                report["worker_peak_rss_mb"] = server.worker_peak_rss()
+                report["operations"] = results
+                save(report, args.output)
+                browser.close()
+                api.close()
+            log("measuring the SQL floor")
+            plans: list[str] | None = [] if args.explain else None
+            measured = [op for op in ops if op not in failed]
+            floors = sql_floors(app, setup, ctx, measured, setup.api_secret, 5 if args.quick else 20, plans)
+            for name, floor in floors.items():
+                results[name].update(floor)
             report["operations"] = results
             save(report, args.output)
-            browser.close()
-            api.close()
-        log("measuring the SQL floor")
-        plans: list[str] | None = [] if args.explain else None
-        measured = [op for op in ops if op not in failed]
-        floors = sql_floors(app, setup, ctx, measured, setup.api_secret, 5 if args.quick else 20, plans)
-        for name, floor in floors.items():
-            results[name].update(floor)
-        report["operations"] = results
-        save(report, args.output)
-        if plans is not None:
-            Path(args.explain).write_text("\n\n".join(plans), encoding="utf-8")
-            report["notes"].append(f"query plans written to {args.explain}")
+            if plans is not None:
+                Path(args.explain).write_text("\n\n".join(plans), encoding="utf-8")
+                report["notes"].append(f"query plans written to {args.explain}")
         if not args.skip_import:
             rows = args.import_rows or min(args.rows, 200 if args.quick else args.rows)
             report["import"] = measure_import(

@@ -673,7 +673,7 @@ def table(report: Mapping[str, Any]) -> str:
     elif imp:
         lines.append(
             f"import: {imp.get('rows'):,} rows in {imp.get('seconds')} s = {imp.get('rows_per_s')} rows/s, "
-            f"peak RSS {imp.get('peak_rss_mb')} MB"
+            f"peak RSS {imp.get('peak_rss_mb')} MB, {imp.get('cpu_s')} CPU s"
             + ("" if imp.get("meets_target") else "  (target: >= 10,000 rows/s and < 300 MB: NOT MET)")
         )
     workers = report.get("worker_peak_rss_mb") or {}
