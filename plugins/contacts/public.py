@@ -149,10 +149,10 @@ def contact_summary(contact_id: int) -> dict[str, Any] | None:
     """``{"id", "name", "company_id", "company_name", "email", "mobile", "phone", "customer_grade",
     "partner_type", "owner_id", "department_id", "url"}`` of a contact of this tenant (not in the trash), or
     ``None``. It does not check the user's record scope: use it to show what your own page already may show."""
-    from flask import url_for
     from sqlalchemy import select
 
     from core import db
+    from core.paths import path_for
 
     from .models import Contact
 
@@ -171,17 +171,17 @@ def contact_summary(contact_id: int) -> dict[str, Any] | None:
         "partner_type": contact.partner_type,
         "owner_id": contact.owner_id,
         "department_id": contact.department_id,
-        "url": url_for("contacts_contacts.detail", record_id=contact.id),
+        "url": path_for("contacts_contacts.detail", record_id=contact.id),
     }
 
 
 def company_summary(company_id: int) -> dict[str, Any] | None:
     """``{"id", "name", "short_name", "tax_id", "customer_grade", "partner_type", "lifecycle_stage",
     "owner_id", "department_id", "url"}`` of a company of this tenant (not in the trash), or ``None``."""
-    from flask import url_for
     from sqlalchemy import select
 
     from core import db
+    from core.paths import path_for
 
     from .models import Company
 
@@ -198,7 +198,7 @@ def company_summary(company_id: int) -> dict[str, Any] | None:
         "lifecycle_stage": company.lifecycle_stage,
         "owner_id": company.owner_id,
         "department_id": company.department_id,
-        "url": url_for("contacts_companies.detail", record_id=company.id),
+        "url": path_for("contacts_companies.detail", record_id=company.id),
     }
 
 
@@ -272,10 +272,10 @@ def notify_user(user_id: int, title: Any, url: str | None = None, kind: str = "a
 
 
 def _matches(found: Any, endpoint: str) -> list[dict[str, Any]]:
-    from flask import url_for
+    from core.paths import path_for
 
     return [
-        {"id": row.id, "name": row.name, "reasons": reasons, "url": url_for(endpoint, record_id=row.id)}
+        {"id": row.id, "name": row.name, "reasons": reasons, "url": path_for(endpoint, record_id=row.id)}
         for row, reasons in found.visible
     ]
 

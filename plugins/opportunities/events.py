@@ -16,16 +16,6 @@ BATCH = 1000
 
 
 def handle(event: Any) -> None:
-    from flask import current_app, has_request_context
-
-    if not has_request_context():
-        # contacts' summaries build URLs; events of jobs and commands arrive outside a request.
-        with current_app.test_request_context("/"):
-            return _handle(event)
-    return _handle(event)
-
-
-def _handle(event: Any) -> None:
     payload = event.payload or {}
     if event.name == "contacts.contact.merged":
         merge_contacts(int(payload["from_id"]), int(payload["into_id"]))

@@ -246,7 +246,7 @@ def enter_stage(record: Opportunity, target: Stage, user: Any = None, probabilit
 
 
 def _emit_closed(record: Opportunity, kind: str) -> None:
-    from flask import url_for
+    from core.paths import path_for
 
     if record.contact_id is None and record.company_id is None:
         return
@@ -259,7 +259,7 @@ def _emit_closed(record: Opportunity, kind: str) -> None:
         contact_id=record.contact_id,
         company_id=record.company_id,
         title=title,
-        url=url_for("opportunities_opportunities.detail", record_id=record.id),
+        url=path_for("opportunities_opportunities.detail", record_id=record.id),
     )
 
 

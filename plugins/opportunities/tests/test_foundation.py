@@ -60,3 +60,18 @@ def test_a_stage_of_another_pipeline_is_refused(admin: Any, api_as: Any, in_tena
     )
     assert response.status_code in (400, 422)
     assert "stage_id" in response.json["errors"]
+
+
+def test_an_opportunity_written_outside_a_request_takes_its_contacts_names(
+    admin: Any, create: Any, tenant: Any, in_tenant: Any
+) -> None:
+    """Imports and jobs write outside a request: the contact's and company's names are still copied."""
+    from core import db
+    from plugins.opportunities.models import Opportunity
+
+    company = create(tenant, "companies", {"name": "聯發科"}, admin)
+    contact = create(tenant, "contacts", {"name": "林美華", "company_name": "聯發科"}, admin)
+    deal = create(tenant, "opportunities", {"name": "5G 模組", "contact_id": contact}, admin)
+    with in_tenant(tenant):
+        record = db.session.get(Opportunity, deal)
+        assert (record.contact_name, record.company_id, record.company_name) == ("林美華", company, "聯發科")
