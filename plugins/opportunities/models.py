@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TenantOwned, UTCDateTime, utcnow
+from core.db import Base, TenantOwned, UTCDateTime, Versioned, utcnow
 from core.entities import Owned, Record
 
 MONEY = Numeric(18, 2)
@@ -28,7 +28,7 @@ STAGE_KINDS = (OPEN, WON, LOST)
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit")
 
 
-class Pipeline(TenantOwned, Base):
+class Pipeline(TenantOwned, Versioned, Base):
     """A sales process with its own stages (new business, renewals, projects ...)."""
 
     __tablename__ = "opportunities_pipelines"
@@ -50,7 +50,7 @@ class Pipeline(TenantOwned, Base):
         return self.name
 
 
-class Stage(TenantOwned, Base):
+class Stage(TenantOwned, Versioned, Base):
     """One step of a pipeline. ``kind`` is open, won or lost; ``probability`` (0–100) is what a deal entering the
     stage defaults to; ``forecast_category`` (pipeline, best_case, commit) places open deals in the forecast."""
 

@@ -16,7 +16,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import IntegerField, SelectField, StringField
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from core import db
@@ -31,8 +32,12 @@ from .pipelines import DEFAULT_STAGES, create_pipeline, enter_stage, forget_cach
 MANAGE = "opportunities.pipelines.manage"
 
 
+STALE = _l("Someone else changed this meanwhile; the form now shows what is saved. Make your change again.")
+
+
 class PipelineForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    version = HiddenField()
 
 
 class StageForm(FlaskForm):
@@ -44,6 +49,7 @@ class StageForm(FlaskForm):
     )
     kind = SelectField(_l("Kind"), choices=list(STAGE_KINDS), default=OPEN)
     forecast_category = SelectField(_l("Forecast category"), choices=list(FORECAST_CATEGORIES), default="pipeline")
+    version = HiddenField()
 
 
 class MoveDealsForm(FlaskForm):
@@ -79,15 +85,31 @@ def _kind_message(missing: list[str]) -> str:
 
 
 def _save(pipeline: Pipeline | None = None) -> bool:
-    """Commit, unless the change leaves the pipeline without an open, won or lost stage (then roll back)."""
+    """Commit, unless the change leaves the pipeline without an open, won or lost stage or someone saved the same
+    row meanwhile (then roll back and say so)."""
     if pipeline is not None and pipeline.active:
         missing = missing_kinds(pipeline)
         if missing:
             db.session.rollback()
             flash(_kind_message(missing), "error")
             return False
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash(str(STALE), "error")
+        return False
     forget_cache()
+    return True
+
+
+def _stale(form: FlaskForm, row: Pipeline | Stage) -> bool:
+    """Whether the form was loaded before someone else's save of ``row``; then it shows what is saved now."""
+    if (form.version.data or "") == str(row.version):
+        return False
+    form.process(formdata=None, obj=row)
+    form.version.data = str(row.version)
+    flash(str(STALE), "error")
     return True
 
 
@@ -139,10 +161,16 @@ def pipeline_new() -> Any:
 def pipeline_edit(pipeline_id: int) -> Any:
     pipeline = _pipeline(pipeline_id)
     form = PipelineForm(obj=pipeline)
+    if request.method == "GET":
+        form.version.data = str(pipeline.version)
     if form.validate_on_submit():
+        if _stale(form, pipeline):
+            return render(
+                "opportunities/pipelines/form.html", title=_("Rename pipeline"), form=form, pipeline=pipeline
+            ), 409
         pipeline.name = form.name.data.strip()
-        _save()
-        flash(_("Saved."), "success")
+        if _save():
+            flash(_("Saved."), "success")
         return _index()
     status = 422 if form.errors else 200
     return render("opportunities/pipelines/form.html", title=_("Rename pipeline"), form=form, pipeline=pipeline), status
@@ -243,7 +271,12 @@ def stage_new(pipeline_id: int) -> Any:
 def stage_edit(stage_id: int) -> Any:
     stage = _stage(stage_id)
     form = StageForm(obj=stage)
+    if request.method == "GET":
+        form.version.data = str(stage.version)
     if form.validate_on_submit():
+        if _stale(form, stage):
+            page, _status = _stage_form_page(form, stage.pipeline, stage)
+            return page, 409
         if form.kind.data != stage.kind and _deal_counts().get(stage.id):
             form.kind.errors = [_("Deals are in this stage: move them before changing its kind.")]
             return _stage_form_page(form, stage.pipeline, stage)
@@ -254,8 +287,8 @@ def stage_edit(stage_id: int) -> Any:
             form.kind.errors = [_kind_message(missing)]
             stage = _stage(stage_id)
             return _stage_form_page(form, stage.pipeline, stage)
-        _save()
-        flash(_("Saved."), "success")
+        if _save():
+            flash(_("Saved."), "success")
         return _index()
     return _stage_form_page(form, stage.pipeline, stage)
 

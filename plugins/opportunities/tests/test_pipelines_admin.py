@@ -37,8 +37,9 @@ def test_create_rename_and_add_a_stage(admin_client: Any, tenant: Any, in_tenant
         renewals = db.session.scalar(select(Pipeline).where(Pipeline.name == "續約 Renewals"))
         assert renewals is not None and not renewals.is_default
         renewals_id = renewals.id
-    assert admin_client.post(f"/opportunities/pipelines/{renewals_id}/edit", data={"name": ""}).status_code == 422
-    admin_client.post(f"/opportunities/pipelines/{renewals_id}/edit", data={"name": "Renewals"})
+    edit_url = f"/opportunities/pipelines/{renewals_id}/edit"
+    assert admin_client.post(edit_url, data={"name": "", "version": "1"}).status_code == 422
+    assert admin_client.post(edit_url, data={"name": "Renewals", "version": "1"}).status_code == 302
     bad = admin_client.post(
         f"/opportunities/pipelines/{renewals_id}/stages/new",
         data={"name": "Quote sent", "probability": "150", "kind": "open", "forecast_category": "commit"},
@@ -62,7 +63,7 @@ def test_a_pipeline_keeps_an_open_a_won_and_a_lost_stage(
     assert "at least one active open, won and lost stage" in response.get_data(as_text=True)
     edit = admin_client.post(
         f"/opportunities/pipelines/stages/{won}/edit",
-        data={"name": "Won", "probability": "100", "kind": "open", "forecast_category": "commit"},
+        data={"name": "Won", "probability": "100", "kind": "open", "forecast_category": "commit", "version": "1"},
     )
     assert edit.status_code == 422 and "at least one active open, won and lost stage" in edit.get_data(as_text=True)
     assert ("Won", "won", True) in _stages(in_tenant, tenant, stages["pipeline"])
@@ -101,3 +102,18 @@ def test_a_stage_holding_deals_is_not_deleted_and_its_deals_can_be_moved_first(
 def test_the_last_active_pipeline_cannot_be_deactivated(admin_client: Any, stages: dict[str, Any]) -> None:
     response = admin_client.post(f"/opportunities/pipelines/{stages['pipeline']}/active", follow_redirects=True)
     assert "at least one active pipeline" in response.get_data(as_text=True)
+
+
+def test_a_stage_saved_by_someone_else_meanwhile_is_not_overwritten(
+    admin_client: Any, tenant: Any, in_tenant: Any, stages: dict[str, Any]
+) -> None:
+    """Two managers open the same stage; the second save is refused and shows what the first one saved."""
+    first = stages["open"][0]
+    url = f"/opportunities/pipelines/stages/{first}/edit"
+    form = {"probability": "15", "kind": "open", "forecast_category": "pipeline", "version": "1"}
+    assert admin_client.post(url, data={**form, "name": "初步接觸"}).status_code == 302
+    late = admin_client.post(url, data={**form, "name": "Discovery", "probability": "30"})
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "changed this meanwhile" in page and 'value="初步接觸"' in page
+    assert ("初步接觸", "open", True) in _stages(in_tenant, tenant, stages["pipeline"])

@@ -3,7 +3,7 @@ opportunities with their contacts and stage history, quotas
 
 Revision ID: opportunities_0001
 Revises:
-Create Date: 2026-11-26 10:17:28.046219
+Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", core.db.UTCDateTime(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_opportunities_pipelines_tenant_id_tenants"), ondelete="CASCADE"
         ),
@@ -148,6 +149,7 @@ def upgrade() -> None:
         sa.Column("forecast_category", sa.String(length=20), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["pipeline_id"],
             ["opportunities_pipelines.id"],
