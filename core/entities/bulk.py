@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from core import db
 from core.db import TenantOwned
@@ -77,6 +77,7 @@ class BulkWriter:
         self.created: dict[str, int] = {}  # plural -> how many records were inserted
         self.entities: dict[str, Entity] = {}
         self._next_id: dict[type, int] = {}
+        self._sequences: dict[type, str] = {}
 
     @staticmethod
     def supports(entity: Entity) -> bool:
@@ -150,8 +151,11 @@ class BulkWriter:
             return []
         model = entity.model
         _check_tenant(model, rows)
-        if db.session.get_bind().dialect.name == "sqlite":
+        dialect = db.session.get_bind().dialect.name
+        if dialect == "sqlite":
             ids = self._insert_sqlite(model, rows)
+        elif dialect == "postgresql":
+            ids = self._insert_postgresql(model, rows)
         else:
             table = model.__table__
             statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
@@ -175,6 +179,26 @@ class BulkWriter:
         tenant_id = _current_tenant(model)
         values = [{**row, "tenant_id": tenant_id} for row in rows]
         db.session.connection().execute(model.__table__.insert(), values)  # type: ignore[attr-defined]
+
+    def _insert_postgresql(self, model: type, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows on PostgreSQL with ids drawn from the table's sequence first, in one query.
+
+        A multi-row ``INSERT ... RETURNING`` of a thousand rows of thirty columns is one statement of thirty
+        thousand parameters that the driver parses afresh every batch, which costs more than the insert; a plain
+        ``executemany`` (pipelined by psycopg) with the ids given is several times cheaper.
+        """
+        table = model.__table__  # type: ignore[attr-defined]
+        connection = db.session.connection()
+        sequence = self._sequences.get(model)
+        if sequence is None:
+            sequence = connection.execute(select(func.pg_get_serial_sequence(table.name, "id"))).scalar_one()
+            self._sequences[model] = sequence
+        draw = select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
+        ids = sorted(connection.execute(draw).scalars())
+        for ident, row in zip(ids, rows, strict=True):
+            row["id"] = ident
+        connection.execute(table.insert(), rows)
+        return ids
 
     def _insert_sqlite(self, model: type, rows: list[dict[str, Any]]) -> list[int]:
         """Insert rows on SQLite in one ``executemany``, knowing their ids.
