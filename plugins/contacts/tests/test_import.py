@@ -177,3 +177,18 @@ def test_an_import_uses_only_its_own_workspace_companies(app, tenant, admin, mak
         contact = db.session.scalar(select(Contact))
         assert company.tenant_id == tenant.id and contact.company_id == company.id
         assert {p.tenant_id for p in contact.phones} == {tenant.id}
+
+
+def test_a_company_in_the_trash_is_not_linked(app, tenant, admin, create, tmp_path, in_tenant):
+    from core.db import utcnow
+
+    trashed = create(tenant, "companies", {"name": "台積電"}, admin)
+    with in_tenant(tenant):
+        db.session.get(Company, trashed).deleted_at = utcnow()
+        db.session.commit()
+    path = tmp_path / "contacts.csv"
+    path.write_text(f"{HEADERS}\n王小明,,0912-345-678,,台積電,\n", encoding="utf-8")
+    run_import(app, path)
+    with in_tenant(tenant):
+        contact = db.session.scalar(select(Contact))
+        assert contact.company_id not in (None, trashed) and contact.company_name == "台積電"
