@@ -32,7 +32,7 @@ from flask import g, has_app_context, has_request_context
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import and_, bindparam, delete, event, exists, func, insert, inspect, not_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, event, exists, func, insert, inspect, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import db
@@ -62,6 +62,7 @@ __all__ = [
     "archive_field",
     "create_field",
     "criterion",
+    "criterion_and_source",
     "delete_field",
     "display",
     "fields_for",
@@ -766,15 +767,17 @@ def _value_column(field: CustomField) -> Any:
     return CustomValue.value_date
 
 
-def _holds(entity: Entity, field: CustomField, conditions: Sequence[Any]) -> Any:
+def _holds(entity: Entity, field: CustomField, conditions: Sequence[Any], exact: bool = False) -> Any:
     """Records with a value of ``field`` meeting ``conditions``, as the database plans best.
 
     PostgreSQL and MariaDB get a correlated ``EXISTS``: their planners turn it into a semi-join and choose,
     from their statistics, between probing each listed record (a common value) and reading the value index
     first (a rare value). SQLite plans a correlated subquery as a probe per row and has no statistics, so
     the choice is made here: when the value index holds few matches the ids are read from it once
-    (``id IN (SELECT record_id ...)``, a list SQLite builds once); otherwise each row is probed through
-    ``(tenant_id, entity, record_id)``, and a page fills after a few rows.
+    (``id IN (SELECT record_id ...)``, a list SQLite builds once); otherwise each row is probed. An ``exact``
+    test (equal to one or a few values) probes ``(tenant_id, field_id, value, record_id)`` with one seek that
+    reads the index alone; any other test reads the record's few values through ``(tenant_id, entity,
+    record_id)``.
     """
     tenant_id = require_tenant_id()
     model = entity.model
@@ -786,7 +789,18 @@ def _holds(entity: Entity, field: CustomField, conditions: Sequence[Any]) -> Any
         found = db.session.scalar(select(func.count()).select_from(matching.limit(FEW).subquery()))
         if (found or 0) < FEW:
             return model.id.in_(matching)
-    # On SQLite "field_id + 0" keeps the planner off the value indexes for the per-row probe.
+    if exact:
+        # The field belongs to the entity, so no test of ``entity`` (which the value index does not hold).
+        return exists(
+            select(CustomValue.id).where(
+                CustomValue.tenant_id == tenant_id,
+                CustomValue.field_id == field.id,
+                *conditions,
+                CustomValue.record_id == model.id,
+            )
+        )
+    # On SQLite "field_id + 0" keeps the planner off the value indexes for the per-row probe (a range of
+    # values would be read for every row).
     same_field = (CustomValue.field_id + 0 == field.id) if sqlite else (CustomValue.field_id == field.id)
     return exists(
         select(CustomValue.id).where(
@@ -812,25 +826,40 @@ def criterion(entity: Entity, key: str, op: str, values: list[Any]) -> Any:
     choices by value or label, users by id. Raises :class:`core.entities.query.QueryError` for an unknown or
     archived field or a bad value.
     """
+    return criterion_and_source(entity, key, op, values)[0]
+
+
+def criterion_and_source(entity: Entity, key: str, op: str, values: list[Any]) -> tuple[Any, Select | None, bool]:
+    """:func:`criterion`; a SELECT of record ids (labelled ``rid``) that holds the id of every record the
+    criterion accepts, read from a value index alone (``None`` for "has no value"); and whether being in that
+    SELECT is the whole criterion (not for ``ne``: a value, and none of the given ones).
+
+    The query layer drives a filtered list's count from these id lists."""
     field = field_by_key(entity, key)
     if field is None:
         raise _query_error(key, _("Unknown custom field."))
     column = _value_column(field)
     kind = field.type
 
-    def holds(*conditions: Any) -> Any:
-        return _holds(entity, field, conditions)
+    def holds(*conditions: Any, exact: bool = False) -> Any:
+        return _holds(entity, field, conditions, exact)
+
+    def source(*conditions: Any) -> Select:
+        return select(CustomValue.record_id.label("rid")).where(
+            CustomValue.tenant_id == require_tenant_id(), CustomValue.field_id == field.id, *conditions
+        )
 
     if op == "empty":
         wanted = not values or str(values[0]).strip().lower() in TRUE_WORDS
-        return not_(holds()) if wanted else holds()
+        return (not_(holds()), None, False) if wanted else (holds(), source(), True)
     if not values:
         raise _query_error(key, _("Give a value to filter by."))
     if op == "contains":
         if kind not in TEXT_TYPES:
             raise _query_error(key, _("This filter does not apply to this field."))
         words = [word for word in (_index_text(field, v) for v in values) if word]
-        return holds(or_(*[column.contains(word, autoescape=True) for word in words])) if words else holds()
+        conditions = [or_(*[column.contains(word, autoescape=True) for word in words])] if words else []
+        return holds(*conditions), source(*conditions), True
     if op in ("gte", "lte", "gt", "lt") and kind in ("bool", "choice", "multichoice", "user"):
         raise _query_error(key, _("This filter does not apply to this field."))
     try:
@@ -847,10 +876,14 @@ def criterion(entity: Entity, key: str, op: str, values: list[Any]) -> Any:
     if op in ("eq", "ne"):
         if all(end is None for _value, end in converted):
             plain = [value for value, _end in converted]
-            matches = holds(column.in_(plain) if len(plain) > 1 else column == plain[0])
+            condition = column.in_(plain) if len(plain) > 1 else column == plain[0]
+            matches = holds(condition, exact=True)
         else:
-            matches = holds(or_(*[equal(value, end) for value, end in converted]))
-        return matches if op == "eq" else and_(holds(), not_(matches))
+            condition = or_(*[equal(value, end) for value, end in converted])
+            matches = holds(condition)
+        if op == "eq":
+            return matches, source(condition), True
+        return and_(holds(), not_(matches)), source(), False
     conditions = []
     for value, end in converted:
         if op == "gte":
@@ -863,7 +896,7 @@ def criterion(entity: Entity, key: str, op: str, values: list[Any]) -> Any:
             conditions.append(column <= value if end is None else column < end)
         else:
             raise _query_error(key, _("Unknown operator %(op)s.", op=op))
-    return holds(*conditions)
+    return holds(*conditions), source(*conditions), True
 
 
 # ---------------------------------------------------------------------------------- administration

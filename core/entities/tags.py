@@ -5,7 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, and_, delete, exists, func, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import db
@@ -127,19 +141,63 @@ def remove_tags(entity: str, record_ids: Iterable[int], names: Iterable[str]) ->
         )
 
 
+FEW = 5000  # SQLite: below this many taggings of a tag a filter reads the tag's record ids first
+
+
+def _tag_ids_by_name(names: list[str]) -> list[list[int]]:
+    """Per name, the ids of the tags of that name (compared case-insensitively; usually one, or none)."""
+    lowered = [n.lower() for n in names]
+    ids: dict[str, list[int]] = {name: [] for name in lowered}
+    for tag_id, name in db.session.execute(
+        select(Tag.id, func.lower(Tag.name)).where(func.lower(Tag.name).in_(lowered))
+    ):
+        ids.setdefault(name, []).append(tag_id)
+    return [sorted(ids[name]) for name in lowered]
+
+
+def _same_tag(tag_ids: list[int]) -> Any:
+    return Tagging.tag_id == tag_ids[0] if len(tag_ids) == 1 else Tagging.tag_id.in_(tag_ids)
+
+
 def tag_criterion(entity: str, model: type, names: Iterable[str]) -> Any:
-    """Rows carrying every one of ``names`` (one EXISTS per tag, each served by the taggings index)."""
-    criteria = []
-    for name in clean(names):
-        criteria.append(
-            exists(
-                select(Tagging.id)
-                .join(Tag, Tag.id == Tagging.tag_id)
-                .where(
-                    func.lower(Tag.name) == name.lower(),
-                    Tagging.entity == entity,
-                    Tagging.record_id == model.id,
-                )
+    """Rows carrying every one of ``names``.
+
+    The tag names are resolved to ids first, so that each test is one exact seek in ``(tenant_id, tag_id,
+    entity, record_id)`` per row. On SQLite (which plans a correlated subquery as a probe per row and has no
+    statistics of values) a tag on few records is read first instead: ``id IN (SELECT record_id ...)``, as
+    custom field filters do; otherwise a page of a rare tag would probe every row of the list's order.
+    """
+    criteria = [criterion for criterion, _source in tag_criteria_and_sources(entity, model, names)]
+    return and_(*criteria) if criteria else true()
+
+
+def tag_criteria_and_sources(entity: str, model: type, names: Iterable[str]) -> list[tuple[Any, Select]]:
+    """Per tag name, the criterion of :func:`tag_criterion` and a SELECT of the record ids carrying the tag
+    (labelled ``rid``, read from the taggings index alone), which the query layer intersects to count."""
+    from core.tenancy import require_tenant_id
+
+    tenant_id = require_tenant_id()
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    result = []
+    for tag_ids in _tag_ids_by_name(clean(names)):
+        if not tag_ids:
+            result.append((false(), select(Tagging.record_id.label("rid")).where(false())))
+            continue
+        source = select(Tagging.record_id.label("rid")).where(
+            Tagging.tenant_id == tenant_id, _same_tag(tag_ids), Tagging.entity == entity
+        )
+        if sqlite:
+            found = db.session.scalar(select(func.count()).select_from(source.limit(FEW).subquery()))
+            if (found or 0) < FEW:
+                result.append((model.id.in_(source), source))
+                continue
+        probe = exists(
+            select(Tagging.id).where(
+                Tagging.tenant_id == tenant_id,
+                _same_tag(tag_ids),
+                Tagging.entity == entity,
+                Tagging.record_id == model.id,
             )
         )
-    return and_(*criteria)
+        result.append((probe, source))
+    return result

@@ -428,12 +428,13 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
     errors: dict[str, list[str]] = {}
     records: list[Any] = []
     total = 0
+    total_cap: int | None = lq.COUNT_CAP
     pager = Pager(False, False, None, None)
     query: lq.ListQuery | None = None
     try:
         query = lq.parse(entity, request.args)
         page = lq.fetch_page(entity, query, "view")
-        total = lq.count(entity, query, "view", cap=lq.COUNT_CAP)
+        total, total_cap = lq.counted(entity, query, "view", cap=lq.COUNT_CAP)
         records = page.items
         pager = Pager(
             has_prev=bool(page.prev_cursor),
@@ -509,7 +510,7 @@ def list_context(entity: Entity) -> tuple[dict[str, Any], int]:
         "sort": sort,
         "sort_url": lambda key: _sort_url(entity, sort, key),
         "total": total,
-        "total_cap": lq.COUNT_CAP,
+        "total_cap": total_cap,
         "pager": pager,
         "errors": errors,
         "q": request.args.get("q", ""),

@@ -98,10 +98,13 @@ class CustomValue(TenantOwned, Base):
     """
 
     __tablename__ = "custom_values"
+    # ``record_id`` ends each value index, so that a filter reads a value's record ids from the index alone, in
+    # record order for one value (a sorted list the query layer intersects with a tag's), and tests "does this
+    # record hold this value" with one exact seek (migration core_0004).
     __table_args__ = (
-        Index(None, "tenant_id", "field_id", "value_text"),
-        Index(None, "tenant_id", "field_id", "value_number"),
-        Index(None, "tenant_id", "field_id", "value_date"),
+        Index(None, "tenant_id", "field_id", "value_text", "record_id"),
+        Index(None, "tenant_id", "field_id", "value_number", "record_id"),
+        Index(None, "tenant_id", "field_id", "value_date", "record_id"),
         Index(None, "tenant_id", "entity", "record_id"),
     )
     __audit__ = False
