@@ -191,6 +191,7 @@ def _init_templates(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_decimal, "decimal")
+    app.add_template_filter(format_month, "month")
 
     @app.context_processor
     def _tenant() -> dict[str, Any]:
@@ -340,3 +341,11 @@ def _init_static(app: Flask) -> None:
 
     theme_static.crm_public = True  # type: ignore[attr-defined]
     app.add_url_rule("/static/theme/<theme>/<path:filename>", "theme_static", theme_static)
+
+
+def format_month(day: Any, width: str = "short") -> str:
+    """The month of ``day`` with its year as the user's language writes it: "Nov 2026", "2026年11月"."""
+    from babel.dates import format_skeleton
+    from flask_babel import get_locale
+
+    return format_skeleton("yMMMM" if width == "long" else "yMMM", day, locale=get_locale())

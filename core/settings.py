@@ -68,3 +68,26 @@ def set_setting(key: str, value: Any) -> None:
         row.value = value
     db.session.flush()
     values[key] = value
+
+
+def pin_translated_defaults(plugin: str, locale: str) -> None:
+    """Store, in ``locale``, the defaults of ``plugin``'s settings that are translatable texts and not stored yet.
+
+    A list such as "Reasons for losing" is offered to every user and its values are stored on records, so it must
+    not change with the reader's language: the workspace keeps its language's version from the first enabling on.
+    """
+    from flask_babel import force_locale
+
+    values = stored_settings()
+    for key, (owner, setting) in declared_settings().items():
+        if owner != plugin or key in values or not _translatable(setting.default):
+            continue
+        with force_locale(locale):
+            text = str(setting.default)
+        set_setting(key, text)
+
+
+def _translatable(value: Any) -> bool:
+    from flask_babel.speaklater import LazyString
+
+    return isinstance(value, LazyString)

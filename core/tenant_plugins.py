@@ -91,6 +91,10 @@ def enable_plugin(tenant: Tenant, name: str) -> None:
 
             seed_default_grants(tenant, plugins=[name])
         host().call_one(name, "plugin_enabled", tenant=tenant)
+        if first_time:
+            from core.settings import pin_translated_defaults
+
+            pin_translated_defaults(name, tenant.default_locale)
         db.session.flush()  # rows the plugin added must be stamped while its tenant is in context
 
 

@@ -270,7 +270,7 @@ def board_lost(opportunity_id: int) -> Any:
                 flash(refused.message, "error")
             status = refused.status
         else:
-            flash(_("%(name)s marked lost.", name=record.name), "success")
+            flash(_("%(name)s is marked lost.", name=record.name), "success")
             return redirect(_safe_next(url_for(".board_page", pipeline_id=record.pipeline_id)))
     elif request.method == "POST":
         status = 422

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from core.choice_lists import SettingChoices
 
 LEAD_STATUSES = (
-    ("new", _l("New")),
+    ("new", lazy_pgettext("lead status", "New")),
     ("contacted", _l("Contacted")),
     ("qualified", _l("Qualified")),
     ("disqualified", _l("Disqualified")),
 )
-OPPORTUNITY_STATUSES = (("open", _l("Open")), ("won", _l("Won")), ("lost", _l("Lost")))
-STAGE_KINDS = (("open", _l("Open")), ("won", _l("Won")), ("lost", _l("Lost")))
+OPPORTUNITY_STATUSES = (("open", lazy_pgettext("opportunity status", "Open")), ("won", _l("Won")), ("lost", _l("Lost")))
+STAGE_KINDS = (("open", lazy_pgettext("opportunity status", "Open")), ("won", _l("Won")), ("lost", _l("Lost")))
 FORECAST_CATEGORIES = (
-    ("pipeline", _l("Pipeline")),
+    ("pipeline", lazy_pgettext("forecast category", "Pipeline")),
     ("best_case", _l("Best case")),
     ("commit", _l("Commit")),
 )

@@ -43,6 +43,12 @@ GROUP_LABELS = {
     "department": _l("Department"),
     "pipeline": _l("Pipeline"),
 }
+# Headings of the grouped table, whole phrases so each language can word them its own way.
+GROUP_HEADINGS = {
+    "owner": _l("By owner"),
+    "department": _l("By department"),
+    "pipeline": _l("By pipeline"),
+}
 FORECAST_TABLES = ("groups", "months")
 ANALYSIS_TABLES = ("owners", "sources", "reasons", "funnel", "trend")
 
@@ -193,6 +199,7 @@ def forecast_page() -> Any:
         links=period_links("opportunities.forecast_page", period),
         group=group,
         groups=GROUP_LABELS,
+        group_headings=GROUP_HEADINGS,
         filters=filters,
         options=filter_options(),
         problem=problem,

@@ -14,6 +14,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -365,7 +366,10 @@ def stage_move_deals(stage_id: int) -> Any:
             enter_stage(record, target, current_user)
             moved += 1
         _save()
-        flash(_("%(count)d deals moved to %(name)s.", count=moved, name=target.name), "success")
+        flash(
+            ngettext("%(num)d deal moved to %(name)s.", "%(num)d deals moved to %(name)s.", moved, name=target.name),
+            "success",
+        )
         return _index()
     status = 422 if form.errors else 200
     return render(

@@ -75,3 +75,27 @@ def test_an_opportunity_written_outside_a_request_takes_its_contacts_names(
     with in_tenant(tenant):
         record = db.session.get(Opportunity, deal)
         assert (record.contact_name, record.company_id, record.company_name) == ("林美華", company, "聯發科")
+
+
+def test_a_workspace_keeps_its_reasons_in_its_own_language_whoever_reads_them(
+    make_tenant: Any, make_user: Any, api_as: Any, in_tenant: Any
+) -> None:
+    """The default lists are stored in the workspace's language when the plugin is enabled, so a reason a
+    Taiwanese colleague picked is still valid when an English-speaking colleague edits the deal."""
+    from core.settings import get_setting
+
+    taipei = make_tenant("taipei", locale="zh_Hant")
+    with in_tenant(taipei):
+        reasons = get_setting("opportunities.lost_reasons")
+    assert reasons.startswith("價格")
+    english_admin = make_user(taipei, email="en@taipei.example.com", groups=["administrators"], locale="en")
+    api = api_as(english_admin)
+    deal = api.post("/api/v1/opportunities", json={"name": "Panel order"}).json["id"]
+    with in_tenant(taipei):
+        from plugins.opportunities.pipelines import final_stage, pipelines
+
+        lost = final_stage(pipelines()[0].id, "lost").id
+    first_reason = reasons.split(",")[0].strip()
+    response = api.patch(f"/api/v1/opportunities/{deal}", json={"stage_id": lost, "lost_reason": first_reason})
+    assert response.status_code == 200, response.json
+    assert response.json["lost_reason"] == first_reason
