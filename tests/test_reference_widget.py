@@ -216,3 +216,21 @@ def test_a_rule_of_apply_shows_next_to_the_field_and_saves_nothing(
     assert re.search(r'id="f-lost_reason-error">[^<]*Say why the opportunity was lost', page)
     stored = api.get(f"/api/v1/opportunities/{deal['id']}").json
     assert stored["lost_reason"] == "No budget" and stored["name"] == "Deal"
+
+
+def test_export_writes_the_referenced_records_title_and_hides_what_the_reader_may_not_see(
+    api: Any, admin: Any, tenant: Any, make_user: Any, client_as: Any
+) -> None:
+    visible = _company(api, "台達電子")
+    _deal(api, name="變頻器專案", company_id=visible, amount="500000")
+    csv = client_as(admin).get("/opportunities/opportunities/export?columns=name,company_id").get_data(as_text=True)
+    assert "變頻器專案,台達電子" in csv
+
+    # A rep who may export every deal but see no company reads "Hidden record", never the company's name.
+    rep = make_user(
+        tenant,
+        email="rep@acme.example.com",
+        grants={"opportunities.opportunity.view": "all", "opportunities.opportunity.export": "all"},
+    )
+    hidden = client_as(rep).get("/opportunities/opportunities/export?columns=name,company_id").get_data(as_text=True)
+    assert "變頻器專案,Hidden record" in hidden and "台達電子" not in hidden

@@ -4,8 +4,9 @@ The rows are those of the list page for the same arguments (``core.entities.quer
 ``query.iterate`` under the ``<prefix>.export`` permission's scope. Columns are the list's selected columns
 (``columns=name,email,custom.region``) or every field and custom field; headers are the translated labels; values
 are formatted for people and spreadsheets: dates in ISO form, money as plain numbers, tags joined by ", ", choices
-by their label, users and departments by name. CSV is UTF-8 with a byte-order mark so that Excel reads Chinese
-correctly; XLSX is written row by row (openpyxl's write-only mode) to a temporary file and then sent.
+by their label, users and departments by name, referenced records by title ("Hidden record" outside the reader's
+scope). CSV is UTF-8 with a byte-order mark so that Excel reads Chinese correctly; XLSX is written row by row
+(openpyxl's write-only mode) to a temporary file and then sent.
 """
 
 from __future__ import annotations
@@ -102,11 +103,22 @@ def columns_for(entity: Entity, args: Mapping[str, Any] | None = None) -> list[C
 
 
 class _Names:
-    """Users and departments by id, read once per batch for the ids not seen yet."""
+    """Users and departments by id, read once per batch for the ids not seen yet; referenced records' titles by
+    column, read once per batch (one query per referenced entity)."""
 
     def __init__(self) -> None:
         self.users: dict[int, str] = {}
         self.departments: dict[int, str] = {}
+        self.references: dict[str, dict[int, str]] = {}
+
+    def load_references(self, columns: Sequence[Column], batch: list[Any], user: Any) -> None:
+        from core.entities.references import target_of, titles
+
+        for column in columns:
+            target = target_of(column.field) if column.field is not None else None
+            ids = {v for r in batch if isinstance(v := _raw(r, column), int)}
+            found = titles(target, ids, user) if target is not None else {}
+            self.references[column.name] = {ident: ref.title for ident, ref in found.items()}
 
     def load(self, user_ids: set[int], department_ids: set[int]) -> None:
         from core.models import Department, User
@@ -166,6 +178,9 @@ def _formatter(column: Column, names: _Names, tags: dict[int, list[str]], spread
             return names.users.get(value, str(value))
         if kind == "department" and isinstance(value, int):
             return names.departments.get(value, str(value))
+        if kind == "reference" and isinstance(value, int):
+            # The title, as the import reads it back; a record outside the user's scope stays "Hidden record".
+            return names.references.get(column.name, {}).get(value, f"#{value}")
         if isinstance(value, list | tuple | set):
             return ", ".join(str(labels.get(v, v)) for v in _plain_items(value))
         if labels and not isinstance(value, bool):
@@ -199,6 +214,7 @@ def rows(
     wants_tags = any(c.widget == "tags" and c.custom_key is None for c in columns)
     user_columns = [c for c in columns if c.widget == "user"]
     department_columns = [c for c in columns if c.widget == "department"]
+    reference_columns = [c for c in columns if c.widget == "reference"]
     records = iterate(entity, query, action="export", user=user, batch=BATCH)
     while True:
         batch = list(itertools.islice(records, BATCH))
@@ -208,6 +224,8 @@ def rows(
             {v for r in batch for c in user_columns if isinstance(v := _raw(r, c), int)},
             {v for r in batch for c in department_columns if isinstance(v := _raw(r, c), int)},
         )
+        if reference_columns:
+            names.load_references(reference_columns, batch, user)
         if wants_tags:
             tags.clear()
             tags.update(tags_of(entity.plural, [r.id for r in batch]))
