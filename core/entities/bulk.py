@@ -15,7 +15,8 @@ one record (child rows with one ``executemany``, referenced records looked up wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from core.entities.definition import Entity
 from core.entities.schemas import CUSTOM
 from core.tenancy import TenantRequired, current_tenant_id
 
+# SQLite's page cache (KiB) while an import writes: see BulkWriter.writing.
+SQLITE_CACHE_KIB = 65536
 # Columns the kernel fills (or the database does): never copied from imported data.
 KERNEL_COLUMNS = frozenset({"id", "tenant_id", "version", "created_at", "updated_at", "deleted_at", CUSTOM})
 
@@ -90,6 +93,25 @@ class BulkWriter:
             and not mapper.dispatch.before_insert
             and not mapper.dispatch.after_insert
         )
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around the writes of one import: on SQLite, a larger page cache for its connection while they last.
+
+        All rows of an import go in one transaction. With SQLite's default cache (2 MB) the pages of the indexes
+        it inserts into are spilled to the write-ahead log and read back over and over: importing a million
+        contacts wrote 75 GB to the log and read 112 GB back. 64 MB keeps the indexes' inner pages in memory.
+        """
+        if db.session.get_bind().dialect.name != "sqlite":
+            yield
+            return
+        raw = db.session.connection().connection.dbapi_connection
+        previous = raw.execute("PRAGMA cache_size").fetchone()[0]
+        raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        try:
+            yield
+        finally:  # the connection goes back to the pool: other requests keep the usual cache
+            raw.execute(f"PRAGMA cache_size={int(previous)}")
 
     def create(self, entity: Entity, data: Sequence[Mapping[str, Any]]) -> list[int]:
         """New records of ``entity`` from validated ``data`` (tags not included); their ids in order."""

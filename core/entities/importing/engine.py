@@ -812,17 +812,18 @@ class Importer:
         done = 0
         bulk = BulkWriter.supports(self.entity)
         try:
-            while True:
-                try:
-                    batch: list[tuple[int, dict[str, Any]]] = pickle.load(spool)
-                except EOFError:
-                    break
-                self._write_batch(batch, result, bulk)
-                done += len(batch)
-                if progress is not None:
-                    progress("write", done, done / result.rows if result.rows else 1.0)
-                if not result.ok:
-                    break
+            with self.writer.writing():
+                while True:
+                    try:
+                        batch: list[tuple[int, dict[str, Any]]] = pickle.load(spool)
+                    except EOFError:
+                        break
+                    self._write_batch(batch, result, bulk)
+                    done += len(batch)
+                    if progress is not None:
+                        progress("write", done, done / result.rows if result.rows else 1.0)
+                    if not result.ok:
+                        break
         except SQLAlchemyError as exc:
             db.session.rollback()
             message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
