@@ -269,6 +269,28 @@ def api_as(app: Any) -> Callable[..., Any]:
     return factory
 
 
+@pytest.fixture
+def create_record(app: Any, in_tenant: Any) -> Callable[..., int]:
+    """``create_record(tenant, "contacts", {...}, user)``: a record of a registered entity written through the
+    entity service as ``user`` (schema validation, ``apply``, events), committed; returns its id."""
+
+    def factory(tenant: Any, plural: str, data: dict[str, Any], user: Any) -> int:
+        from core import db
+        from core.entities import service
+        from core.entities.registry import all_entities
+        from core.entities.schemas import schema_for
+        from core.models import User
+
+        with in_tenant(tenant):
+            entity = all_entities()[plural]
+            loaded = schema_for(entity).load(data)
+            record = service.create(entity, loaded, db.session.get(User, user.id))
+            db.session.commit()
+            return record.id
+
+    return factory
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the real UI in Chromium")
     tempfile.tempdir = tempfile.gettempdir()

@@ -1,4 +1,4 @@
-"""Steps the browser tests share: sign in, open the menu, list its links, measure sideways overflow."""
+"""Steps the browser tests share: sign in, open the menu, list its links, measure sideways overflow, check a page."""
 
 from __future__ import annotations
 
@@ -110,3 +110,24 @@ def links_in_main(page: Any, server: LiveServer) -> list[str]:
         if path not in paths:
             paths.append(path)
     return paths
+
+
+def page_problems(page: Any, label: str, targets: str, axe: bool = True) -> list[str]:
+    """What is wrong with the page on a phone: no visible <h1>, sideways scrolling, touch targets (matching the
+    ``targets`` selector) under 44px, and (with ``axe``) accessibility violations. Each problem names ``label``."""
+    problems = []
+    if not page.locator("h1").first.is_visible():
+        problems.append(f"{label}: no visible <h1>")
+    overflow = horizontal_overflow(page)
+    if overflow:
+        problems.append(f"{label}: {overflow}px wider than the screen")
+    for target in page.evaluate(MEASURE, targets):
+        if target["height"] < MIN_TARGET - 0.01:
+            problems.append(f"{label}: {target['what']!r} is {target['height']:.1f}px high")
+    if axe:
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(page)
+        if results.violations_count:
+            problems.append(f"{label}: {results.violations_count} axe violation(s)\n{results.generate_report()}")
+    return problems

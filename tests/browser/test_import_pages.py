@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import MEASURE, MIN_TARGET, horizontal_overflow, sign_in
+from tests.browser.helpers import page_problems, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -22,20 +22,7 @@ FILE = (
 
 
 def check(page: Any, label: str, problems: list[str]) -> None:
-    """A visible <h1>, no sideways scrolling, touch targets of at least 44px, and no axe violations."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    if not page.locator("h1").first.is_visible():
-        problems.append(f"{label}: no visible <h1>")
-    overflow = horizontal_overflow(page)
-    if overflow:
-        problems.append(f"{label}: {overflow}px wider than the screen")
-    for target in page.evaluate(MEASURE, TARGETS):
-        if target["height"] < MIN_TARGET - 0.01:
-            problems.append(f"{label}: {target['what']!r} is {target['height']:.1f}px high")
-    results = Axe().run(page)
-    if results.violations_count:
-        problems.append(f"{label}: {results.violations_count} axe violation(s)\n{results.generate_report()}")
+    problems.extend(page_problems(page, label, TARGETS))
 
 
 @pytest.mark.parametrize("width", [360, 390])

@@ -8,21 +8,6 @@ from typing import Any
 
 import pytest
 
-from plugins.contacts import models as contacts_models  # noqa: F401  (the test database gets the tables)
-from plugins.contacts import plugin as contacts_plugin
-from plugins.opportunities import models as opportunities_models  # noqa: F401
-from plugins.opportunities import plugin as opportunities_plugin
-
-
-@pytest.fixture
-def app(make_app: Any) -> Any:
-    return make_app(plugins=[contacts_plugin, opportunities_plugin])
-
-
-@pytest.fixture
-def admin(tenant: Any, make_user: Any) -> Any:
-    return make_user(tenant, email="admin@acme.example.com", name="Ada Admin", groups=["administrators"])
-
 
 @pytest.fixture
 def api(admin: Any, api_as: Any) -> Any:
