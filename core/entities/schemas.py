@@ -174,21 +174,30 @@ class RecordSchema(Schema):
 
     @validates_schema(skip_on_field_errors=False)  # report a wrong owner together with the other fields' errors
     def _owner_and_department(self, data: Mapping[str, Any], **kwargs: Any) -> None:
-        from flask_babel import gettext as _
+        from flask_babel import lazy_gettext as _l
 
         from core.models import Department, User
 
         wanted = (
-            ("owner_id", User, _("Choose someone from the list.")),
-            ("department_id", Department, _("Choose a department from the list.")),
+            ("owner_id", User, _l("Choose someone from the list.")),
+            ("department_id", Department, _l("Choose a department from the list.")),
         )
         errors = {
-            name: [message]
+            name: [str(message)]
             for name, model, message in wanted
-            if name in self.fields and data.get(name) is not None and not tenant_rows_exist(model, [data[name]])
+            if name in self.fields and data.get(name) is not None and not self._known(model, data[name])
         }
         if errors:
             raise ValidationError(errors)
+
+    def _known(self, model: type, ident: Any) -> bool:
+        """Whether ``ident`` is a row of ``model`` in this tenant; remembered for the schema instance, so an import
+        that loads thousands of rows with one schema asks once per owner, not once per row."""
+        cache: dict[tuple[type, Any], bool] = self.__dict__.setdefault("_known_rows", {})
+        key = (model, ident)
+        if key not in cache:
+            cache[key] = bool(tenant_rows_exist(model, [ident]))
+        return cache[key]
 
 
 def tenant_rows_exist(model: type, ids: list[int]) -> set[int]:
