@@ -229,7 +229,8 @@ def enter_stage(record: Opportunity, target: Stage, user: Any = None, probabilit
         amount_base=record.amount_base,
         probability=record.probability,
     )
-    if record.id is None:
+    if record.id is None:  # a new deal (the import builds records before adding them): its id names the history
+        db.session.add(record)
         db.session.flush()
     history.opportunity_id = record.id
     db.session.add(history)

@@ -18,7 +18,7 @@ import re
 import tempfile
 import unicodedata
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -155,11 +155,32 @@ def _choice_lookup(choices: Sequence[Any]) -> dict[str, Any]:
 
 
 class Lookups:
-    """Users and departments of the tenant by e-mail and name, loaded once per import."""
+    """Users and departments of the tenant by e-mail and name, loaded once per import; records other fields refer
+    to by title, resolved a batch at a time within the importing user's view scope."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: Any = None) -> None:
         self._users: dict[str, Any] | None = None
         self._departments: dict[str, Any] | None = None
+        self._titles: dict[str, dict[str, int | None | bool]] = {}
+        self.user = user
+
+    def learn_titles(self, entity: Entity, texts: Iterable[str]) -> None:
+        """Resolve the titles of ``entity`` not seen yet, in one query (``core.entities.references``)."""
+        from core.entities.references import resolve_titles
+
+        known = self._titles.setdefault(entity.plural, {})
+        missing = {_title_key(t) for t in texts} - set(known) - {""}
+        if missing:
+            found = resolve_titles(entity, missing, self.user)
+            for text in missing:
+                known[text] = found.get(text, False)
+
+    def title(self, entity: Entity, text: str) -> int | None | bool:
+        """The id of the one visible record titled ``text``; None when several are, False when none is."""
+        key = _title_key(text)
+        if key not in self._titles.get(entity.plural, {}):
+            self.learn_titles(entity, [key])
+        return self._titles[entity.plural][key]
 
     @staticmethod
     def _add(table: dict[str, Any], key: str, value: int) -> None:
@@ -196,11 +217,36 @@ class Lookups:
         return self._departments
 
 
+def _title_key(text: Any) -> str:
+    """A typed title as references are looked up: spaces tidied; a bare number is an id (``#123``)."""
+    key = " ".join(str(text).split())
+    return f"#{key}" if key.isdigit() else key
+
+
+def reference_target(f: mf.Field) -> Entity | None:
+    """The entity a reference field names, also outside a request (imports run as jobs)."""
+    from core.entities.registry import all_entities
+
+    return all_entities().get(str(f.metadata.get("entity") or ""))
+
+
 def converter(target: Target, lookups: Lookups) -> Callable[[str], Any]:
     """A function turning a cell's text into what the field's schema loads (raising :class:`ConvertError`)."""
     f = target.field
     kind = target.widget
     choices = f.metadata.get("choices")
+    if kind == "reference" and reference_target(f) is not None:
+        entity = reference_target(f)
+
+        def reference(text: str) -> Any:
+            ident = lookups.title(entity, text)
+            if ident is None:
+                raise ConvertError(_("Several records are called %(title)s: write #id instead.", title=text.strip()))
+            if ident is False:
+                raise ConvertError(_("No record called %(title)s that you can see.", title=text.strip()))
+            return ident
+
+        return reference
     if kind == "user":
 
         def user(text: str) -> Any:
@@ -479,7 +525,7 @@ class Importer:
         self.headers = list(headers)
         self.plan = plan
         self.targets = {t.name: t for t in targets(entity)}
-        self.lookups = Lookups()
+        self.lookups = Lookups(user)
         self.tz = _zone(timezone or getattr(user, "timezone", None))
         grouped: dict[str, list[tuple[int, str | None]]] = {}
         for index, name in enumerate(plan.mapping[: len(self.headers)]):
@@ -641,6 +687,10 @@ class Importer:
     ) -> list[tuple[int, dict[str, Any]]]:
         """Validate a batch of rows; errors go into ``result``, valid rows come back as (row, data)."""
         prepared: list[tuple[int, dict[str, Any]]] = []
+        for column in self.columns:
+            if column.target.widget == "reference" and (entity := reference_target(column.target.field)):
+                texts = {cells[i] for _row, cells in batch for i, _part in column.indexes if i < len(cells)}
+                self.lookups.learn_titles(entity, [str(t) for t in texts if t not in (None, "")])
         for row, cells in batch:
             data, errors = self.prepare(cells)
             if errors:
@@ -924,18 +974,38 @@ class Importer:
                     if CUSTOM in data:
                         merged[CUSTOM] = {**(merged.get(CUSTOM) or {}), **(self._mapped_only(data).get(CUSTOM) or {})}
                     result.updated += 1
-        created_ids = self._create(creates, bulk) if creates else []
+        created_ids = self._create(creates, bulk, result) if creates else []
+        if not result.ok:
+            return  # a row the entity's apply refused: the whole import is rolled back
         result.created += len(created_ids)
         if self.index is not None:
             for (_row, _data, row_keys), ident in zip(creates, created_ids, strict=True):
                 self.index.add(row_keys, ident)
         if updates:
             self._update(updates, result)
+            if not result.ok:
+                return
         db.session.flush()
         db.session.expunge_all()
 
-    def _create(self, creates: list[tuple[int, dict[str, Any], list[str]]], bulk: bool) -> list[int]:
+    def _apply(self, record: Any, data: dict[str, Any], row: int, result: ImportResult) -> bool:
+        """Write ``data`` onto ``record``; a rule the entity's ``apply`` enforces becomes the row's error."""
         from core.entities.service import default_apply
+
+        try:
+            if self.entity.apply is not None:
+                self.entity.apply(record, data)
+            else:
+                default_apply(self.entity, record, data)
+        except ValidationError as exc:
+            messages = exc.messages if isinstance(exc.messages, Mapping) else {"_schema": exc.messages}
+            self._row_errors(result, row, messages)
+            return False
+        return True
+
+    def _create(
+        self, creates: list[tuple[int, dict[str, Any], list[str]]], bulk: bool, result: ImportResult
+    ) -> list[int]:
 
         model = self.entity.model
         tags = [data.pop(TAGS, None) for _row, data, _keys in creates]
@@ -943,17 +1013,16 @@ class Importer:
             ids = self.writer.create(self.entity, [data for _row, data, _keys in creates])
         else:
             records = []
-            for _row, data, _keys in creates:
+            for row, data, _keys in creates:
                 record = model()
                 if hasattr(record, "owner_id") and data.get("owner_id") is None:
                     record.owner_id = self.user.id
                 if hasattr(record, "created_by_id"):
                     record.created_by_id = self.user.id
-                if self.entity.apply is not None:
-                    self.entity.apply(record, data)
-                else:
-                    default_apply(self.entity, record, data)
-                records.append(record)
+                if self._apply(record, data, row, result):
+                    records.append(record)
+            if not result.ok:
+                return []
             db.session.add_all(records)
             db.session.flush()
             ids = [r.id for r in records]
@@ -971,7 +1040,6 @@ class Importer:
             add_tags(self.entity.plural, record_ids, names)
 
     def _update(self, updates: list[tuple[int, int, dict[str, Any]]], result: ImportResult) -> None:
-        from core.entities.service import default_apply
         from core.entities.tags import set_tags
 
         model = self.entity.model
@@ -985,10 +1053,8 @@ class Importer:
                 result.add_error(row, column, _("You are not allowed to update the record this row matches."))
                 continue
             names = data.pop(TAGS, None)
-            if self.entity.apply is not None:
-                self.entity.apply(record, data)
-            else:
-                default_apply(self.entity, record, data)
+            if not self._apply(record, data, row, result):
+                continue
             if names is not None:
                 db.session.flush()
                 set_tags(self.entity.plural, record.id, names)
