@@ -61,8 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-rows", type=int, default=5000, help="Deals in each of two other tenants.")
     parser.add_argument("--seed", type=int, default=20251126)
     parser.add_argument("--quick", action="store_true", help="A smoke run: few requests, short throughput runs.")
-    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards (and print its URL).")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Measure an existing database made with --keep (no generation)."
+    )
     parser.add_argument("--output", metavar="FILE", help="Also write the JSON report to FILE.")
+    parser.add_argument("--only", help="Comma-separated operations to measure (board, board_more, forecast, analysis).")
     parser.add_argument("--plugins", help="Comma-separated plugin modules instead of the installed plugins.")
 
 
@@ -74,6 +78,7 @@ class Setup:
     cursor: str | None
     period: str
     generation: dict[str, Any]
+    rows: int
 
 
 def _tenant(app: Any, slug: str, with_bench_user: bool) -> tuple[Any, list[tuple[int, int]]]:
@@ -111,14 +116,6 @@ def _tenant(app: Any, slug: str, with_bench_user: bool) -> tuple[Any, list[tuple
 
 
 def generate(app: Any, args: argparse.Namespace) -> Setup:
-    from sqlalchemy import select
-
-    from core import db
-    from core.tenancy import tenant_context
-    from plugins.opportunities.board import PAGE_SIZE
-    from plugins.opportunities.models import OPEN, Opportunity, Stage
-    from plugins.opportunities.pipelines import ensure_default_pipeline
-
     started = time.perf_counter()
     noise = min(args.noise_rows, max(args.rows, 100))
     history = 0
@@ -139,6 +136,39 @@ def generate(app: Any, args: argparse.Namespace) -> Setup:
         "rows_per_s": round(total / seconds) if seconds else None,
     }
     log(f"generated {total:,} deals and {history:,} history rows in {seconds:.0f} s")
+    return _setup(app, tenant, generation, args.rows)
+
+
+def reuse(app: Any) -> Setup:
+    """The bench tenant of a database generated earlier with ``--keep``."""
+    from sqlalchemy import func, select
+
+    from core import db
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.opportunities.models import Opportunity
+
+    with app.app_context():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == BENCH_TENANT))
+        if tenant is None:
+            raise SystemExit("--reuse: this database holds no bench tenant; run once with --keep first")
+        with tenant_context(tenant):
+            rows = db.session.scalar(select(func.count(Opportunity.id))) or 0
+        db.session.expunge(tenant)
+    log(f"reusing the bench tenant: {rows:,} deals")
+    return _setup(app, tenant, {}, rows)
+
+
+def _setup(app: Any, tenant: Any, generation: dict[str, Any], rows: int) -> Setup:
+    """The pipeline, its first open column and the cursor of that column's second page."""
+    from sqlalchemy import select
+
+    from core import db
+    from core.tenancy import tenant_context
+    from plugins.opportunities.board import PAGE_SIZE
+    from plugins.opportunities.models import OPEN, Opportunity, Stage
+    from plugins.opportunities.pipelines import ensure_default_pipeline
+
     with app.app_context(), tenant_context(tenant):
         pipeline = ensure_default_pipeline()
         stage = db.session.scalar(
@@ -153,8 +183,7 @@ def generate(app: Any, args: argparse.Namespace) -> Setup:
             .limit(1)
         ).first()
         cursor = f"d{last[0].isoformat()}_{last[1]}" if last else None
-        setup = Setup(tenant, pipeline.id, stage.id, cursor, _period(), generation)
-    return setup
+        return Setup(tenant, pipeline.id, stage.id, cursor, _period(), generation, rows)
 
 
 def _period() -> str:
@@ -189,8 +218,9 @@ def operations(setup: Setup) -> list[Operation]:
     return result
 
 
-def sql_floors(app: Any, setup: Setup, repeat: int) -> dict[str, dict[str, Any]]:
-    """Every SELECT of each page, captured in-process and replayed bare; the slowest is the main aggregate."""
+def sql_floors(app: Any, setup: Setup, repeat: int, names: set[str]) -> dict[str, dict[str, Any]]:
+    """Every SELECT of each page in ``names``, captured in-process and replayed bare; the slowest is the main
+    aggregate."""
     engine = app.extensions["crm.db"].engine
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
@@ -199,6 +229,8 @@ def sql_floors(app: Any, setup: Setup, repeat: int) -> dict[str, dict[str, Any]]
         raise RuntimeError(f"in-process sign-in failed: {answer.status_code}")
     results = {}
     for name, (path, _description) in paths(setup).items():
+        if name not in names:
+            continue
         client.get(path)  # warm the per-request caches as the server's workers are
         with capture(engine) as captured:
             response = client.get(path)
@@ -219,7 +251,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.requests, args.warmup, args.duration = min(args.requests, 5), 1, min(args.duration, 0.5)
     secret_key = new_secret()
     plugins = [p.strip() for p in (args.plugins or "").split(",") if p.strip()]
-    database = resolve_database(args.database, "opportunities", False)
+    database = resolve_database(args.database, "opportunities", args.reuse)
     report: dict[str, Any] = {
         "scenario": "opportunities",
         "rows": args.rows,
@@ -232,15 +264,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         app = make_app(database, secret_key, plugins)
         app.config["DEFAULT_TENANT"] = BENCH_TENANT
         report["notes"].extend(migrate(app))
-        setup = generate(app, args)
-        report["generation"] = setup.generation
+        setup = reuse(app) if args.reuse else generate(app, args)
+        report["rows"] = setup.rows
+        report["generation"] = setup.generation or None
         settings = Settings(args.warmup, args.requests, args.concurrency, args.duration)
         results: dict[str, dict[str, Any]] = {}
         report["operations"] = results
         with Server(database, BENCH_TENANT, secret_key, args.workers, args.threads, plugins) as server:
             browser = HttpClient(server.port, {"Accept-Language": "zh-TW"})
             browser.sign_in(BENCH_EMAIL, BENCH_PASSWORD)
+            wanted = {name.strip() for name in (args.only or "").split(",") if name.strip()}
             for op in operations(setup):
+                if wanted and op.name not in wanted:
+                    continue
                 log(f"measuring {op.name}")
                 try:
                     results[op.name] = measure(op, browser, settings)
@@ -255,14 +291,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             browser.close()
         save(report, args.output)
         log("measuring the SQL floor")
-        for name, floor in sql_floors(app, setup, 5 if args.quick else 20).items():
-            if "error" not in results.get(name, {}):
+        for name, floor in sql_floors(app, setup, 5 if args.quick else 20, set(results)).items():
+            if "error" not in results[name]:
                 results[name].update(floor)
         app.extensions["crm.db"].engine.dispose()
         report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if args.keep:
-            report["notes"].append(f"database kept: {database.url}")
+            report["notes"].append(f"database kept: {database.url} (measure it again with --reuse --database URL)")
         drop_database(database, keep=args.keep)
     return report
 

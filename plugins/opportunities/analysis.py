@@ -93,7 +93,7 @@ def _closed(start: dt.date, end: dt.date, columns: list[Any], filters: Filters, 
         select(
             *columns,
             Opportunity.status,
-            func.count(Opportunity.id).label("count"),
+            func.count().label("count"),
             func.sum(Opportunity.amount_base).label("amount"),
             func.sum(Opportunity.cycle_days).label("cycle"),
             func.count(Opportunity.cycle_days).label("cycle_count"),
@@ -127,7 +127,7 @@ def loss_reasons(period: Period, filters: Filters, user: Any = None) -> list[Out
     statement = (
         select(
             Opportunity.lost_reason,
-            func.count(Opportunity.id).label("count"),
+            func.count().label("count"),
             func.sum(Opportunity.amount_base).label("amount"),
         )
         .where(Opportunity.status == LOST, Opportunity.closed_on >= period.start, Opportunity.closed_on <= period.end)
@@ -144,7 +144,7 @@ def funnel(period: Period, pipeline_id: int, filters: Filters, user: Any = None)
     """How many of the pipeline's deals created in the period reached each open stage, then won: one query."""
     start, end = utc_bounds(period.start, period.end)
     statement = (
-        select(Opportunity.furthest_position, Opportunity.status, func.count(Opportunity.id).label("count"))
+        select(Opportunity.furthest_position, Opportunity.status, func.count().label("count"))
         .where(
             Opportunity.pipeline_id == pipeline_id,
             Opportunity.created_at >= start,

@@ -29,7 +29,7 @@ from core.themes import render
 from . import charts, periods
 from .analysis import analyse
 from .blueprint import bp
-from .forecast import GROUPS, Filters, by_month, forecast
+from .forecast import GROUPS, Filters, forecast_and_months
 from .money import workspace_currency
 from .pipelines import ensure_default_pipeline, pipelines
 from .quotas import MAX_AMOUNT, YearTargets, cell_periods, field_name, fingerprint, reachable, save_year
@@ -146,8 +146,7 @@ def _page_arguments(endpoint: str) -> tuple[Any, ...] | Any:
 
 
 def forecast_figures(period: periods.Period, group: str, filters: Filters) -> dict[str, Any]:
-    figures = forecast(period, group, filters)
-    months = by_month(period.start, 12, filters)
+    figures, months = forecast_and_months(period, group, filters)
     return {"forecast": figures, "months": months}
 
 

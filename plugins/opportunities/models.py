@@ -142,12 +142,37 @@ class Opportunity(Record, Owned, Base):
         Index(None, "tenant_id", "updated_at", "id"),
         Index(None, "tenant_id", "deleted_at"),
         Index(None, "tenant_id", "name", "id"),
-        # The board: column totals read this index alone; cards come in (close date, id) order per stage.
-        Index(None, "tenant_id", "stage_id", "deleted_at", "amount_base", "probability"),
+        # The board: column totals read the first index alone (open stages whole, closed ones by close day), which
+        # also gives a closed column's cards newest first; open cards come in (close date, id) order per stage.
+        Index(None, "tenant_id", "stage_id", "closed_on", "id", "deleted_at", "amount_base", "probability"),
         Index(None, "tenant_id", "stage_id", "expected_close_date", "id"),
-        # Forecast (open deals by expected close, won deals by close date) and win/loss analysis.
-        Index(None, "tenant_id", "status", "expected_close_date"),
-        Index(None, "tenant_id", "status", "closed_on"),
+        # Forecast (open deals by expected close, won deals by close date) and win/loss analysis: the sums, by owner,
+        # department or pipeline, read these indexes alone (which is also why they count rows, not ids).
+        Index(
+            None,
+            "tenant_id",
+            "status",
+            "expected_close_date",
+            "deleted_at",
+            "stage_id",
+            "amount_base",
+            "probability",
+            "owner_id",
+            "department_id",
+            "pipeline_id",
+        ),
+        Index(
+            None,
+            "tenant_id",
+            "status",
+            "closed_on",
+            "deleted_at",
+            "amount_base",
+            "cycle_days",
+            "owner_id",
+            "department_id",
+            "pipeline_id",
+        ),
         Index(None, "tenant_id", "pipeline_id", "created_at"),
         Index(None, "tenant_id", "owner_id", "status"),
         Index(None, "tenant_id", "department_id", "status"),

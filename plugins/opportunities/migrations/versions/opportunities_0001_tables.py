@@ -287,8 +287,8 @@ def upgrade() -> None:
             batch_op.f("ix_opportunities_opportunities_tenant_id_source"), ["tenant_id", "source"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_stage_id_d_5f140d87"),
-            ["tenant_id", "stage_id", "deleted_at", "amount_base", "probability"],
+            batch_op.f("ix_opportunities_opportunities_tenant_id_stage_id_c_6995c922"),
+            ["tenant_id", "stage_id", "closed_on", "id", "deleted_at", "amount_base", "probability"],
             unique=False,
         )
         batch_op.create_index(
@@ -297,13 +297,34 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_status_closed_on"),
-            ["tenant_id", "status", "closed_on"],
+            batch_op.f("ix_opportunities_opportunities_tenant_id_status_clo_87f0aab9"),
+            [
+                "tenant_id",
+                "status",
+                "closed_on",
+                "deleted_at",
+                "amount_base",
+                "cycle_days",
+                "owner_id",
+                "department_id",
+                "pipeline_id",
+            ],
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_status_exp_b9a416d2"),
-            ["tenant_id", "status", "expected_close_date"],
+            batch_op.f("ix_opportunities_opportunities_tenant_id_status_exp_86e84af5"),
+            [
+                "tenant_id",
+                "status",
+                "expected_close_date",
+                "deleted_at",
+                "stage_id",
+                "amount_base",
+                "probability",
+                "owner_id",
+                "department_id",
+                "pipeline_id",
+            ],
             unique=False,
         )
         batch_op.create_index(
