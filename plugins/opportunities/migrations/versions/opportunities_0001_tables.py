@@ -279,8 +279,17 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_pipeline_id_created_at"),
-            ["tenant_id", "pipeline_id", "created_at"],
+            batch_op.f("ix_opportunities_opportunities_tenant_id_pipeline_i_eda67a00"),
+            [
+                "tenant_id",
+                "pipeline_id",
+                "created_at",
+                "deleted_at",
+                "furthest_position",
+                "status",
+                "owner_id",
+                "department_id",
+            ],
             unique=False,
         )
         batch_op.create_index(
@@ -297,7 +306,7 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_opportunities_opportunities_tenant_id_status_clo_87f0aab9"),
+            batch_op.f("ix_opportunities_opportunities_tenant_id_status_clo_ce858525"),
             [
                 "tenant_id",
                 "status",
@@ -308,6 +317,8 @@ def upgrade() -> None:
                 "owner_id",
                 "department_id",
                 "pipeline_id",
+                "source",
+                "lost_reason",
             ],
             unique=False,
         )
