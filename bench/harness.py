@@ -681,7 +681,8 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append("gunicorn workers' peak RSS (MB): " + ", ".join(f"{v}" for v in workers.values()))
     if report.get("generation"):
         gen = report["generation"]
-        lines.append(f"generation: {gen.get('seconds')} s ({gen.get('rows_per_s')} contacts/s)")
+        what = "deals" if report.get("scenario") == "opportunities" else "contacts"
+        lines.append(f"generation: {gen.get('seconds')} s ({gen.get('rows_per_s')} {what}/s)")
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
