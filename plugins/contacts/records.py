@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from flask import has_request_context
-from flask_login import current_user
 from sqlalchemy import and_, func, literal, or_, select, update
 
 from core import db
 from core.entities.definition import Entity
+from core.entities.records import acting_user, default_department
 from core.entities.registry import all_entities
 from core.entities.service import default_apply
-from core.models import User
-from core.permissions import grants_of, has_permission, scoped
+from core.permissions import has_permission, scoped
 
 from .models import Company, Contact, ContactCompany, ContactEmail, ContactPhone
 from .normalise import email_key, name_key, phone_digits
@@ -42,30 +40,13 @@ def entity(plural: str) -> Entity:
     return all_entities()[plural]
 
 
-def acting_user(record: Any = None) -> User | None:
-    """The user a write is made for: the signed-in user, else (imports run as jobs) the record's creator."""
-    if has_request_context() and current_user.is_authenticated:
-        return current_user._get_current_object()
-    creator = getattr(record, "created_by_id", None)
-    return db.session.get(User, creator) if creator else None
-
-
 def _default_department(record: Any, data: Mapping[str, Any]) -> None:
-    """A new record without a department gets its creator's (the lowest-numbered when they have several)."""
-    if record.id is not None or data.get("department_id") is not None or record.department_id is not None:
-        return
-    user = acting_user(record)
-    if user is not None:
-        departments = grants_of(user).department_ids
-        if departments:
-            record.department_id = min(departments)
+    default_department(record, data, acting_user(record))
 
 
 def _batch_department(batch: BulkBatch) -> int | None:
     """The department a new record of the batch gets when its data names none (the importer's), worked out once
     by the framework's rule for a new record."""
-    from core.entities.records import default_department
-
     probe = SimpleNamespace(id=None, department_id=None)
     default_department(probe, {}, batch.user)
     return probe.department_id
