@@ -201,7 +201,7 @@ def paths(setup: Setup) -> dict[str, tuple[str, str]]:
         "board_more": (more, "the board's load more of the first open column"),
         "forecast": (f"/opportunities/forecast?period={setup.period}", "forecast of this quarter, with quotas"),
         "analysis": (
-            f"/opportunities/analysis?period={setup.period[:4]}&pipeline_id={setup.pipeline_id}",
+            f"/opportunities/analysis?period={setup.period[:4]}&pipeline={setup.pipeline_id}",
             "win/loss analysis and funnel of this year",
         ),
     }
