@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import utcnow
 from core.demo import bulk_insert, demo_colleagues
 
+from .choices import DISQUALIFY_REASONS, LEAD_SOURCES, LOST_REASONS
 from .models import (
     LOST,
     OPEN,
@@ -36,11 +38,12 @@ from .models import (
 
 LEADS = 60
 OPPORTUNITIES = 250
+RENEWALS = _l("Renewals")
 RENEWAL_STAGES = (
-    ("Renewal due", 60, OPEN, "best_case"),
-    ("Quote sent", 75, OPEN, "commit"),
-    ("Renewed", 100, WON, "commit"),
-    ("Churned", 0, LOST, "pipeline"),
+    (_l("Renewal due"), 60, OPEN, "best_case"),
+    (_l("Quote sent"), 75, OPEN, "commit"),
+    (_l("Renewed"), 100, WON, "commit"),
+    (_l("Churned"), 0, LOST, "pipeline"),
 )
 PRODUCTS = ["ERP 導入", "CRM 年約", "雲端主機", "資安稽核", "POS 系統", "產線自動化", "教育訓練", "維護合約"]
 ENGLISH_PRODUCTS = ["Cloud backup", "Data platform", "Support plan", "Network upgrade", "Analytics suite"]
@@ -71,9 +74,6 @@ LEAD_COMPANIES = [
     "青峰設計",
     "北辰電子",
 ]
-SOURCES = ["Website", "Referral", "Trade show", "Cold call", "Advertising", "Partner"]
-LOST_REASONS = ["Price too high", "Chose a competitor", "No budget", "No decision", "Timing"]
-DISQUALIFY = ["Not a fit", "No budget", "Unreachable", "Duplicate"]
 
 
 @dataclass(frozen=True)
@@ -194,9 +194,14 @@ def load(tenant: Any, session: Any, leads: int = LEADS, opportunities: int = OPP
     sales = sorted(sales_ids) or [users[0].id]
     with force_locale(tenant.default_locale):
         default = ensure_default_pipeline()
-        renewals = session.scalar(select(Pipeline).where(Pipeline.name == "Renewals"))
+        renewals = session.scalar(select(Pipeline).where(Pipeline.name == str(RENEWALS)))
         if renewals is None:
-            renewals = create_pipeline("Renewals", RENEWAL_STAGES, position=1)
+            renewals = create_pipeline(str(RENEWALS), RENEWAL_STAGES, position=1)
+        # The workspace's own lists (stored in its language), so every demo record passes its form's checks.
+        sources = LEAD_SOURCES.values()
+        lost_reasons = LOST_REASONS.values()
+        disqualify = DISQUALIFY_REASONS.values()
+        website = sources[1] if len(sources) > 1 else sources[0]  # "Website" in the default list, in any language
     session.flush()
     forget_cache()
     stages = stage_infos(session)
@@ -243,8 +248,8 @@ def load(tenant: Any, session: Any, leads: int = LEADS, opportunities: int = OPP
                 "owner_id": owner,
                 "department_id": departments.get(owner),
                 "created_by_id": owner,
-                "source": rng.choice(SOURCES),
-                "lost_reason": rng.choice(LOST_REASONS) if status == LOST else None,
+                "source": rng.choice(sources),
+                "lost_reason": rng.choice(lost_reasons) if status == LOST else None,
                 "next_step": rng.choice(["安排簡報", "寄送報價", "確認預算", "Demo", None]) if status == OPEN else None,
                 "version": 1,
             }
@@ -279,9 +284,9 @@ def load(tenant: Any, session: Any, leads: int = LEADS, opportunities: int = OPP
                 "email": f"lead{index + 1}@example.com",
                 "phone": f"09{rng.randrange(10, 99)}-{rng.randrange(100, 999)}-{rng.randrange(100, 999)}",
                 "phone_digits": None,
-                "source": rng.choice(SOURCES),
+                "source": rng.choice(sources),
                 "status": status,
-                "disqualify_reason": rng.choice(DISQUALIFY) if status == "disqualified" else None,
+                "disqualify_reason": rng.choice(disqualify) if status == "disqualified" else None,
                 "owner_id": owner,
                 "department_id": departments.get(owner),
                 "created_by_id": owner,
@@ -327,7 +332,7 @@ def load(tenant: Any, session: Any, leads: int = LEADS, opportunities: int = OPP
     form = WebForm(
         token=secrets.token_urlsafe(32),
         name="官網聯絡表單",
-        source="Website",
+        source=website,
         fields=["name", "company_name", "email", "phone", "notes"],
         required_fields=["name", "email"],
         thank_you_message="謝謝您的來信，我們將盡快與您聯繫。",
@@ -336,9 +341,7 @@ def load(tenant: Any, session: Any, leads: int = LEADS, opportunities: int = OPP
     north = departments.get(sales[0])
     session.add_all(
         [
-            AssignmentRule(
-                name="官網名單輪派", position=0, source="Website", method="round_robin", department_id=north
-            ),
+            AssignmentRule(name="官網名單輪派", position=0, source=website, method="round_robin", department_id=north),
             AssignmentRule(name="其他來源", position=1, source=None, method="fixed", user_id=sales[-1]),
         ]
     )

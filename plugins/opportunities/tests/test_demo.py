@@ -28,7 +28,8 @@ def test_demo_deals_are_consistent_with_their_pipelines_and_history(app: Any, ma
     with app.app_context():
         load_demo_data(tenant)
     with in_tenant(tenant):
-        assert {p.name for p in db.session.scalars(select(Pipeline))} >= {"Renewals"}
+        names = {p.name for p in db.session.scalars(select(Pipeline))}
+        assert "續約" in names  # the Renewals pipeline, named in the workspace's language
         assert db.session.scalar(select(func.count(Pipeline.id))) == 2
         stages = {s.id: s for s in db.session.scalars(select(Stage))}
         deals = list(db.session.scalars(select(Opportunity)))
@@ -54,7 +55,13 @@ def test_demo_deals_are_consistent_with_their_pipelines_and_history(app: Any, ma
             assert positions == sorted(positions)  # forward only
             if d.status == WON:
                 assert d.probability == 100 and d.amount_base > 0
-        renewals = db.session.scalar(select(Pipeline.id).where(Pipeline.name == "Renewals"))
+        renewals = db.session.scalar(select(Pipeline.id).where(Pipeline.name == "續約"))
+        # Every reason and source is one of the workspace's own lists, so the deal's form accepts it as it is.
+        from plugins.opportunities.choices import LEAD_SOURCES, LOST_REASONS
+
+        assert {d.lost_reason for d in deals if d.lost_reason} <= set(LOST_REASONS.values())
+        assert {d.source for d in deals} <= set(LEAD_SOURCES.values())
+        assert any("價格" in reason for reason in LOST_REASONS.values())  # the zh_Hant list, not the English one
         assert sum(1 for d in deals if d.pipeline_id == renewals) >= 30
 
         leads = list(db.session.scalars(select(Lead)))
