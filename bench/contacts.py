@@ -54,7 +54,8 @@ from bench.harness import (
     new_secret,
     replay,
     resolve_database,
-    table,
+    run_cli,
+    save_report,
 )
 
 BENCH_TENANT = "bench"
@@ -737,7 +738,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         failed.append(op)
                 report["worker_peak_rss_mb"] = server.worker_peak_rss()
                 report["operations"] = results
-                save(report, args.output)
+                save_report(report, args.output)
                 browser.close()
                 api.close()
             log("measuring the SQL floor")
@@ -747,7 +748,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, floor in floors.items():
                 results[name].update(floor)
             report["operations"] = results
-            save(report, args.output)
+            save_report(report, args.output)
             if plans is not None:
                 Path(args.explain).write_text("\n\n".join(plans), encoding="utf-8")
                 report["notes"].append(f"query plans written to {args.explain}")
@@ -765,18 +766,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def save(report: dict[str, Any], path: str | None) -> None:
-    """Write the report so far (a long run that is stopped still leaves what it measured)."""
-    if path:
-        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench contacts", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    save(report, args.output)
-    print()
-    print(table(report))
+    run_cli("python -m bench contacts", __doc__.split("\n\n")[0], add_arguments, run, argv)

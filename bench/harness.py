@@ -686,3 +686,23 @@ def table(report: Mapping[str, Any]) -> str:
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def save_report(report: Mapping[str, Any], path: str | None) -> None:
+    """Write the report so far (a long run that is stopped still leaves what it measured)."""
+    if path:
+        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def run_cli(prog: str, description: str, add_arguments: Any, run: Any, argv: list[str]) -> None:
+    """A scenario's command line: parse ``argv``, run, print the JSON report and the summary table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    report = run(args)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    save_report(report, args.output)
+    print()
+    print(table(report))

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench import opportunities_data as data
@@ -38,7 +36,8 @@ from bench.harness import (
     new_secret,
     replay,
     resolve_database,
-    table,
+    run_cli,
+    save_report,
 )
 
 BENCH_TENANT = "bench"
@@ -289,7 +288,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results[op.name]["meets_target"] = p95 is not None and p95 < TARGET_MS
             report["worker_peak_rss_mb"] = server.worker_peak_rss()
             browser.close()
-        save(report, args.output)
+        save_report(report, args.output)
         log("measuring the SQL floor")
         for name, floor in sql_floors(app, setup, 5 if args.quick else 20, set(results)).items():
             if "error" not in results[name]:
@@ -303,17 +302,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def save(report: dict[str, Any], path: str | None) -> None:
-    if path:
-        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench opportunities", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    save(report, args.output)
-    print()
-    print(table(report))
+    run_cli("python -m bench opportunities", __doc__.split("\n\n")[0], add_arguments, run, argv)
