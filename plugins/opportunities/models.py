@@ -87,7 +87,7 @@ class Lead(Record, Owned, Base):
         Index(None, "tenant_id", "department_id"),
         Index(None, "tenant_id", "email"),
         Index(None, "tenant_id", "phone_digits"),
-        Index(None, "tenant_id", "created_at"),
+        Index(None, "tenant_id", "created_at", "id"),  # the list's default sort, for keyset pages
     )
 
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -142,6 +142,7 @@ class Opportunity(Record, Owned, Base):
         Index(None, "tenant_id", "updated_at", "id"),
         Index(None, "tenant_id", "deleted_at"),
         Index(None, "tenant_id", "name", "id"),
+        Index(None, "tenant_id", "expected_close_date", "id"),  # the list sorted by close date
         # The board: column totals read the first index alone (open stages whole, closed ones by close day), which
         # also gives a closed column's cards newest first; open cards come in (close date, id) order per stage.
         Index(None, "tenant_id", "stage_id", "closed_on", "id", "deleted_at", "amount_base", "probability"),

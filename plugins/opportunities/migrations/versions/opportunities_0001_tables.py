@@ -268,6 +268,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            batch_op.f("ix_opportunities_opportunities_tenant_id_expected_close_date_id"),
+            ["tenant_id", "expected_close_date", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
             batch_op.f("ix_opportunities_opportunities_tenant_id_lead_id"), ["tenant_id", "lead_id"], unique=False
         )
         batch_op.create_index(
@@ -455,7 +460,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("opportunities_leads", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_opportunities_leads_tenant_id_created_at"), ["tenant_id", "created_at"], unique=False
+            batch_op.f("ix_opportunities_leads_tenant_id_created_at_id"),
+            ["tenant_id", "created_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_opportunities_leads_tenant_id_deleted_at"), ["tenant_id", "deleted_at"], unique=False
