@@ -4,7 +4,8 @@
 The file is stored as an upload, then the import job's function (``core.entities.importing.jobs.run_import``)
 runs it directly, as the job runner would, and the transaction is committed. Prints one JSON object: rows,
 created, skipped, errors, seconds (job plus commit), rows per second and the process's peak resident memory
-(``VmHWM``, which includes the app itself), with the process's CPU seconds and the load average before and after.
+(``VmHWM``, which includes the app itself) and that of the forked checker process, if there was one, with the
+process's CPU seconds and the load average before and after.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ def run(
             db.session.commit()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = int(result.get("rows") or 0)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "rows": rows,
         "created": result.get("created"),
@@ -77,9 +80,13 @@ def run(
         # The machine may be shared: the importer's own CPU time and the load around it qualify rows/s.
         "cpu_s": round(cpu, 1),
         "rows_per_cpu_s": round(rows / cpu) if cpu else None,
+        "checker_cpu_s": round(children.ru_utime + children.ru_stime, 1),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": vm_hwm_mb(),
+        # The forked checker of a large import (core.entities.importing.checker); its resident pages include those
+        # it still shares with this process, so the two figures overlap.
+        "checker_peak_rss_mb": round(children.ru_maxrss / 1024, 1) or None,
     }
 
 

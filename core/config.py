@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "zh_Hant",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
     "JOBS_SYNC": False,  # run jobs inline (tests); otherwise RQ or a background thread
+    "IMPORT_CHECKER_MIN_BYTES": 1_000_000,  # imports of larger files check rows in a forked process (< 0: never)
     "SQL_ECHO": False,
     "PAGE_SIZE": 25,
     "PROXY_FIX": 0,  # number of reverse proxies in front (nginx: 1); trusts their X-Forwarded-* headers

@@ -291,6 +291,31 @@ def create_record(app: Any, in_tenant: Any) -> Callable[..., int]:
     return factory
 
 
+def assert_imports_load_like_the_schema(plural: str, rows: list[dict[str, Any]]) -> None:
+    """Rows loaded by the import's faster loader (``core.entities.importing.loading``) give the data and errors
+    ``Schema.load`` gives, one by one and as one batch: for a plugin whose schema has hooks of its own. Call it
+    with the tenant in context."""
+    from marshmallow import ValidationError
+
+    from core.entities.importing.loading import batch_schema
+    from core.entities.registry import all_entities
+    from core.entities.schemas import schema_for
+
+    entity = all_entities()[plural]
+    plain, fast = schema_for(entity, many=True), batch_schema(schema_for(entity, many=True))
+    assert type(fast) is not type(plain)
+
+    def outcome(schema: Any, data: list[dict[str, Any]]) -> tuple[Any, ...]:
+        try:
+            return "ok", schema.load(data)
+        except ValidationError as exc:
+            return "errors", exc.messages, exc.valid_data
+
+    for row in rows:
+        assert outcome(fast, [dict(row)]) == outcome(plain, [dict(row)]), row
+    assert outcome(fast, [dict(r) for r in rows]) == outcome(plain, [dict(r) for r in rows])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the real UI in Chromium")
     tempfile.tempdir = tempfile.gettempdir()

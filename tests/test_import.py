@@ -698,3 +698,113 @@ def test_bulk_writes_keep_to_the_current_tenant(items_app, acme, globex, in_tena
         db.session.rollback()
     with in_tenant(None, use_app=items_app), pytest.raises(TenantRequired):  # no workspace in context
         BulkWriter(None).add(Item, [{"name": "x"}])
+
+
+# ------------------------------------------------------------------------------- the forked checker
+
+
+@pytest.fixture
+def checker_runs(items_app, monkeypatch):
+    """Imports of any size are checked by a forked process; the list records each import that was."""
+    from core.entities.importing import checker
+
+    items_app.config["IMPORT_CHECKER_MIN_BYTES"] = 0
+    started = []
+    original = checker.Checker.__enter__
+
+    def enter(self):
+        started.append(self.importer.entity.plural)
+        return original(self)
+
+    monkeypatch.setattr(checker.Checker, "__enter__", enter)
+    return started
+
+
+def many_items(count, bad=None):
+    lines = ["Name,E-mail,Amount,Tags"] + [
+        f"項目 {n},item{n}@example.com,{n},{'VIP' if n % 2 else ''}" for n in range(count)
+    ]
+    for row, text in (bad or {}).items():
+        lines[row - 1] = text  # row as the spreadsheet numbers it (the header is row 1)
+    return "\n".join(lines).encode()
+
+
+def test_a_large_file_is_checked_by_a_second_process_and_stored(
+    acme, person, run, items, items_app, in_tenant, checker_runs
+):
+    result, _importer = run(acme, person(acme), many_items(2500))
+    assert checker_runs == ["items"]
+    assert result.ok and result.stored and (result.rows, result.created) == (2500, 2500)
+    stored = items(acme)
+    assert [i["name"] for i in stored[:2]] == ["項目 0", "項目 1"] and stored[-1]["email"] == "item2499@example.com"
+    with in_tenant(acme, use_app=items_app):
+        tagged = tags_of("items", [i["id"] for i in stored[:4]])
+        assert list(tagged.values()) == [[], ["VIP"], [], ["VIP"]]
+
+
+def test_a_checked_file_with_late_bad_rows_stores_nothing_and_lists_every_error(acme, person, run, items, checker_runs):
+    # Batches before the bad rows are written while the checker reads on: they must be rolled back.
+    content = many_items(2500, bad={1502: "Bad one,broken,1,", 2490: ",nobody@example.com,x,"})
+    result, _importer = run(acme, person(acme), content)
+    assert checker_runs == ["items"]
+    assert not result.ok and not result.stored and result.created == 0
+    assert [(e.row, e.column) for e in result.errors] == [(1502, "E-mail"), (2490, "Name"), (2490, "Amount")]
+    assert result.rows == 2500
+    assert items(acme) == []
+
+
+def test_duplicates_across_batches_are_found_with_a_checker(acme, person, run, items, checker_runs):
+    content = many_items(2100, bad={2001: "項目 again,ITEM3@example.com,7,"})
+    result, _importer = run(acme, person(acme), content)
+    assert (result.created, result.skipped) == (2099, 1)
+    assert len(items(acme)) == 2099
+
+
+def test_a_checker_that_fails_leaves_nothing_stored(acme, person, run, items, checker_runs, monkeypatch):
+    from core.entities.importing.engine import Importer
+
+    def broken(self, batch, result, existing=True):
+        raise ZeroDivisionError("the checker broke")
+
+    monkeypatch.setattr(Importer, "validate", broken)  # inherited by the forked process
+    with pytest.raises(RuntimeError, match="the checker broke"):
+        run(acme, person(acme), many_items(1500))
+    assert items(acme) == []
+
+
+def test_no_process_is_forked_for_small_files_or_beside_other_threads(
+    acme, person, run, items, items_app, checker_runs
+):
+    import threading
+
+    items_app.config["IMPORT_CHECKER_MIN_BYTES"] = 10_000_000
+    assert run(acme, person(acme), many_items(300))[0].ok
+    items_app.config["IMPORT_CHECKER_MIN_BYTES"] = 0
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert run(acme, person(acme), many_items(300).replace(b"@", b"+2@"))[0].ok
+    finally:
+        release.set()
+        other.join()
+    assert checker_runs == []
+    assert len(items(acme)) == 600
+
+
+def test_the_import_schema_loads_exactly_as_marshmallow_does(items_app, acme, in_tenant):
+    """The import's faster loader (core.entities.importing.loading) against Schema.load, row by row and in
+    batches: the same data, the same errors, for valid rows, bad values, missing and unknown fields."""
+    from core.testing import assert_imports_load_like_the_schema
+
+    rows = [
+        {"name": "Ann", "email": "ann@example.com", "phone": "0912", "amount": "12.5", "due": "2026-01-02"},
+        {"name": "Bob", "status": "won", "tags": ["a", "b"], "notes": None, "unknown": "dropped"},
+        {"name": "", "email": "not-an-address", "status": "maybe"},
+        {"email": None, "phone": "x" * 60, "amount": "many"},
+        {"name": 12, "due": "yesterday", "tags": "not a list", "owner_id": "me"},
+        {"name": None, "phone": 912345678, "status": None},
+        {"name": "Carl", "notes": "  spaced  ", "department_id": None},
+    ]
+    with in_tenant(acme, use_app=items_app):
+        assert_imports_load_like_the_schema("items", rows)

@@ -451,6 +451,8 @@ class ContactSchema(_CommonValidation, _Base):
         from .models import Company
 
         ids = [item["company_id"] for item in value or []]
+        if not ids:
+            return
         missing = set(ids) - tenant_rows_exist(Company, ids)
         if missing:
             raise ValidationError(str(_l("No such company: %(ids)s.", ids=", ".join(map(str, sorted(missing))))))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import pickle
 import re
 import tempfile
@@ -32,6 +31,7 @@ from core import db
 from core.db import utcnow
 from core.entities.bulk import BulkWriter
 from core.entities.definition import Entity
+from core.entities.importing.loading import batch_schema
 from core.entities.importing.mapping import IGNORE, Target, _labels, name_part, normalise, targets
 from core.entities.importing.readers import Table
 from core.entities.schemas import CUSTOM, schema_for
@@ -353,8 +353,10 @@ def _values(value: Any) -> list[Any]:
 
 
 def _hash(key: str) -> int:
-    """A 64-bit hash of a match key, never 0 (the empty slot of :class:`HashTable`)."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True) or 1
+    """A 64-bit hash of a match key, never 0 (the empty slot of :class:`HashTable`). Python's own string hash:
+    several times cheaper than a digest, and stable for the life of the process (and of a checker it forks), which
+    is as long as a match index lives; collisions are harmless, as every hit is confirmed against stored values."""
+    return hash(key) or 1
 
 
 class HashTable:
@@ -493,6 +495,12 @@ class _Column:
     indexes: list[tuple[int, str | None]]  # column index, name part
     header: str
     convert: Callable[[str], Any]
+    custom_key: str | None = None  # the target's, read once: prepare() asks for every cell
+    joins_as_list: bool = False  # several columns of the field are joined with commas (tags, multiple choice)
+
+    def __post_init__(self) -> None:
+        self.custom_key = self.target.custom_key
+        self.joins_as_list = self.target.widget in ("tags", "multichoice") or isinstance(self.target.field, mf.List)
 
 
 def _messages(value: Any) -> list[str]:
@@ -542,7 +550,7 @@ class Importer:
         ]
         self.by_attribute = {c.target.attribute: c for c in self.columns if c.target.custom_key is None}
         self.by_custom = {c.target.custom_key: c for c in self.columns if c.target.custom_key is not None}
-        self.schema = schema_for(entity, many=True)
+        self.schema = batch_schema(schema_for(entity, many=True))
         self.partial_schema = schema_for(entity, partial=True, many=True)
         self.match = self._match_target()
         self.index: MatchIndex | None = None
@@ -615,7 +623,7 @@ class Importer:
                 continue
             if len(parts) == 1:
                 text = parts[0][0]
-            elif column.target.widget in ("tags", "multichoice") or isinstance(column.target.field, mf.List):
+            elif column.joins_as_list:
                 text = ", ".join(p for p, _part in parts)
             else:
                 text = self._join(parts)
@@ -624,8 +632,8 @@ class Importer:
             except ConvertError as exc:
                 errors.append((column.header, str(exc)))
                 continue
-            if column.target.custom_key is not None:
-                data.setdefault(CUSTOM, {})[column.target.custom_key] = value
+            if column.custom_key is not None:
+                data.setdefault(CUSTOM, {})[column.custom_key] = value
             else:
                 data[column.target.name] = value
         return data, errors
@@ -753,20 +761,29 @@ class Importer:
             value = source.get(name) if isinstance(source, Mapping) else None
             return [v for v in (value if isinstance(value, list | tuple) else [value]) if v is not None]
 
+        named = []  # (position, row, container, name, kind, ids) for each reference a row fills
+        for position, (row, data) in valid.items():
+            for container, name, kind in fields:
+                ids = values(data, container, name)
+                if ids:
+                    named.append((position, row, container, name, kind, ids))
+        if not named:
+            return
         models = {"user": User, "department": Department}
         known: dict[str, set[Any]] = {}
         for kind, model in models.items():
-            ids = {v for _r, d in valid.values() for c, n, k in fields if k == kind for v in values(d, c, n)}
-            numbers = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+            wanted = {i for *_rest, k, ids in named if k == kind for i in ids}
+            numbers = [i for i in wanted if isinstance(i, int) and not isinstance(i, bool)]
             known[kind] = set(db.session.scalars(select(model.id).where(model.id.in_(numbers)))) if numbers else set()
         messages = {"user": _("No such user."), "department": _("No such department.")}
-        for position, (row, data) in list(valid.items()):
-            bad = [(c, n, k) for c, n, k in fields if any(v not in known[k] for v in values(data, c, n))]
-            for container, name, kind in bad:
+        refused = set()
+        for position, row, container, name, kind, ids in named:
+            if any(i not in known[kind] for i in ids):
                 column = self._column_of_custom(name) if container else self._column_of(name)
                 result.add_error(row, column, messages[kind])
-            if bad:
-                del valid[position]
+                refused.add(position)
+        for position in refused:
+            del valid[position]
 
     def _editable(self, ids: set[int]) -> set[int]:
         if not ids:
@@ -799,24 +816,39 @@ class Importer:
 
     def run(self, table: Table, dry_run: bool = False, progress: Progress | None = None) -> ImportResult:
         """Validate every row; unless ``dry_run`` or a row has an error, write them all (the caller commits;
-        after a failed write the session has been rolled back)."""
+        after a failed write the session has been rolled back). A large file is checked by a forked process while
+        this one writes (``core.entities.importing.checker``)."""
+        from core.entities.importing.checker import Checker, checker_wanted
+
         result = ImportResult(dry_run=dry_run)
         self.writer = BulkWriter(self.user)
         if self.match is not None:
             self.index = MatchIndex(self.entity, self.match)
             self.index.load()
         try:
+            if not dry_run and checker_wanted(table):
+                with Checker(self, table) as checker:
+                    self._write(checker.batches(result), result, progress, lambda: checker.fraction, checker.finish)
+                return result
             with tempfile.TemporaryFile(prefix="crm-import-") as spool:
                 self._check(table, result, spool, dry_run, progress)
                 if dry_run or not result.ok:
                     return result
                 spool.seek(0)
-                self._write(spool, result, progress)
+                self._write(_unspooled(spool), result, progress)
             return result
         finally:
             self.index = None  # its memory goes with the run, not with the importer
 
-    def _batches(self, table: Table) -> Iterator[list[tuple[int, list[Any]]]]:
+    def adopt_session(self, session: Any) -> None:
+        """Work with ``session`` from now on (a forked checker's own): the importing user is read again in it."""
+        from core.models import User
+
+        self.user = session.get(User, self.user.id)
+        self.lookups.user = self.user
+
+    def batches(self, table: Table) -> Iterator[list[tuple[int, list[Any]]]]:
+        """The table's non-empty rows in batches of ``BATCH``."""
         batch: list[tuple[int, list[Any]]] = []
         for row, cells in table.rows():
             if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
@@ -829,7 +861,7 @@ class Importer:
             yield batch
 
     def _check(self, table: Table, result: ImportResult, spool: Any, dry_run: bool, progress: Progress | None) -> None:
-        for batch in self._batches(table):
+        for batch in self.batches(table):
             result.rows += len(batch)
             valid = self.validate(batch, result)
             if dry_run:
@@ -857,27 +889,34 @@ class Importer:
 
     # -------------------------------------------------------------------------------------------- write
 
-    def _write(self, spool: Any, result: ImportResult, progress: Progress | None) -> None:
+    def _write(
+        self,
+        batches: Iterable[list[tuple[int, dict[str, Any]]]],
+        result: ImportResult,
+        progress: Progress | None,
+        fraction: Callable[[], float] | None = None,
+        finish: Callable[[ImportResult], None] | None = None,
+    ) -> None:
+        """Write the valid ``batches``; ``finish`` completes ``result`` before it is judged (a checker's errors)."""
         started = utcnow()
         done = 0
         bulk = BulkWriter.supports(self.entity)
         try:
             with self.writer.writing():
-                while True:
-                    try:
-                        batch: list[tuple[int, dict[str, Any]]] = pickle.load(spool)
-                    except EOFError:
-                        break
+                for batch in batches:
                     self._write_batch(batch, result, bulk)
                     done += len(batch)
                     if progress is not None:
-                        progress("write", done, done / result.rows if result.rows else 1.0)
+                        share = fraction() if fraction is not None else done / result.rows if result.rows else 1.0
+                        progress("write", done, share)
                     if not result.ok:
                         break
         except SQLAlchemyError as exc:
             db.session.rollback()
             message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
             result.add_error(0, "", _("The database refused the rows: %(message)s", message=message))
+        if finish is not None:
+            finish(result)
         if not result.ok:
             db.session.rollback()
             result.created = result.updated = result.skipped = 0
@@ -1059,6 +1098,15 @@ class Importer:
                 db.session.flush()
                 set_tags(self.entity.plural, record.id, names)
             result.updated += 1
+
+
+def _unspooled(spool: Any) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """The batches the first pass pickled into ``spool``, in order."""
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
 
 
 def _zone(name: str | None) -> dt.tzinfo:

@@ -192,3 +192,20 @@ def test_a_company_in_the_trash_is_not_linked(app, tenant, admin, create, tmp_pa
     with in_tenant(tenant):
         contact = db.session.scalar(select(Contact))
         assert contact.company_id not in (None, trashed) and contact.company_name == "台積電"
+
+
+def test_the_import_loads_contacts_exactly_as_their_schema_does(app, tenant, admin, in_tenant):
+    """The contact schema's hooks (strings cleaned, grade spelled as the list has it, a name from its parts, a
+    country by name, repeated addresses refused) run the same through the import's faster loader."""
+    from core.testing import assert_imports_load_like_the_schema
+
+    rows = [
+        {"name": "王小明", "email": "ming@example.com", "mobile": "0912-345-678", "customer_grade": "a"},
+        {"given_name": "Ann", "family_name": "Lee", "address_country": "Taiwan", "tags": ["VIP"]},
+        {"name": "  陳 美玲 ", "phone": "abc", "customer_grade": "Z", "email": "bad@@example"},
+        {"name": "Dup", "emails": [{"email": "a@example.com"}, {"email": "A@example.com"}]},
+        {"name": "Owner", "owner_id": admin.id, "lifecycle_stage": "customer", "birthday": "1990-02-30"},
+        {"company_name": "台積電", "title": "經理"},
+    ]
+    with in_tenant(tenant):
+        assert_imports_load_like_the_schema("contacts", rows)
