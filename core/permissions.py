@@ -8,7 +8,9 @@ lists, counts, search, export and the API paginate correctly however many rows a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -129,11 +131,26 @@ def _add_path(result: EffectiveGrants, row: Any, department_id: int | None, depa
         result.paths.append(GrantPath(row.permission, row.scope, row.id, row.name, department_id, department_name))
 
 
+# Users' grants while cached_grants() lasts (outside a request), by user id.
+_cached_grants: ContextVar[dict[int, EffectiveGrants] | None] = ContextVar("crm_cached_grants", default=None)
+
+
+@contextmanager
+def cached_grants() -> Iterator[None]:
+    """Within the block each user's grants are loaded once, as within a request: for a job such as an import,
+    which asks for them batch after batch."""
+    token = _cached_grants.set({})
+    try:
+        yield
+    finally:
+        _cached_grants.reset(token)
+
+
 def grants_of(user: User) -> EffectiveGrants:
-    """The user's effective grants, computed once per request."""
-    if not has_request_context():
+    """The user's effective grants, computed once per request (or :func:`cached_grants` block)."""
+    cache = g.setdefault("crm_grants", {}) if has_request_context() else _cached_grants.get()
+    if cache is None:
         return load_grants(user)
-    cache = g.setdefault("crm_grants", {})
     if user.id not in cache:
         cache[user.id] = load_grants(user)
     return cache[user.id]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import db
 from core.db import Base, TenantOwned
+from core.entities.bulk import add_rows
 
 MAX_TAG = 50
 
@@ -70,12 +71,11 @@ def _tag_ids(names: list[str], create: bool) -> dict[str, int]:
         for row in db.session.execute(select(Tag.id, Tag.name).where(func.lower(Tag.name).in_(lowered)))
     }
     if create:
-        for name in names:
-            if name.lower() not in found:
-                tag = Tag(name=name)
-                db.session.add(tag)
-                db.session.flush()
-                found[name.lower()] = tag.id
+        new = {name.lower(): Tag(name=name) for name in names if name.lower() not in found}
+        if new:
+            db.session.add_all(new.values())
+            db.session.flush()
+            found.update((key, tag.id) for key, tag in new.items())
     return found
 
 
@@ -111,22 +111,31 @@ def set_tags(entity: str, record_id: int, names: Iterable[str]) -> None:
 
 
 def add_tags(entity: str, record_ids: Iterable[int], names: Iterable[str]) -> None:
-    """Add ``names`` to every record (bulk action)."""
-    ids = list(record_ids)
+    """Add ``names`` to every record (bulk action, and an import's new records); taggings a record has are kept."""
+    ids = list(dict.fromkeys(record_ids))
     wanted = _tag_ids(clean(names), create=True)
     if not ids or not wanted:
         return
-    have = set(
-        db.session.execute(
+    tag_ids = list(wanted.values())
+    have = {
+        tuple(row)
+        for row in db.session.execute(
             select(Tagging.record_id, Tagging.tag_id).where(
-                Tagging.entity == entity, Tagging.record_id.in_(ids), Tagging.tag_id.in_(wanted.values())
+                Tagging.entity == entity, Tagging.record_id.in_(ids), Tagging.tag_id.in_(tag_ids)
             )
-        ).tuples()
+        )
+    }
+    # One executemany rather than an object per tagging (an import tags thousands of records); taggings have no
+    # flush listeners to miss.
+    add_rows(
+        Tagging,
+        [
+            {"entity": entity, "record_id": record_id, "tag_id": tag_id}
+            for record_id in ids
+            for tag_id in tag_ids
+            if (record_id, tag_id) not in have
+        ],
     )
-    for record_id in ids:
-        for tag_id in wanted.values():
-            if (record_id, tag_id) not in have:
-                db.session.add(Tagging(entity=entity, record_id=record_id, tag_id=tag_id))
 
 
 def remove_tags(entity: str, record_ids: Iterable[int], names: Iterable[str]) -> None:

@@ -132,3 +132,24 @@ def test_delete_moves_to_the_trash_and_restore_brings_back_the_child_rows(app, t
         db.session.commit()
         assert [p.number for p in db.session.get(Contact, contact.id).phones] == ["0933-000-111"]
         assert db.session.scalar(select(ContactPhone.digits)) == "0933000111"
+
+
+def test_an_imports_flat_rows_get_the_child_rows_of_the_single_record_rules():
+    """An import works out a row of flat fields directly; every combination gives what the draft path gives."""
+    import itertools
+    from types import SimpleNamespace
+
+    from plugins.contacts.records import ContactDraft, _apply_children, _draft_children, _flat_children, sync_contact
+
+    absent = object()
+    emails = [absent, None, "", " Ming@Example.com"]
+    phones = [absent, None, "", "0912-345-678", "+886 912 345 678", "(02) 2345-6789", "n/a"]
+    names = [absent, None, "", "台積電", "Unknown Co."]
+    companies = {"台積電": SimpleNamespace(id=7, name="台積電 股份有限公司")}
+    for email, mobile, phone, company in itertools.product(emails, phones, phones, names):
+        given = {"email": email, "mobile": mobile, "phone": phone, "company_name": company}
+        data = {key: value for key, value in given.items() if value is not absent}
+        draft = ContactDraft()
+        _apply_children(draft, data, companies.get)
+        sync_contact(draft)
+        assert _flat_children(data, companies.get) == _draft_children(draft), data
