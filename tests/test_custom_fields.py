@@ -19,13 +19,7 @@ from core.entities.registry import all_entities
 from core.entities.schemas import describe, schema_for
 from core.models import JobRecord, User
 from core.models.custom_fields import CustomField, CustomValue
-from tests.items_plugin import plugin as items_plugin
 from tests.items_plugin.models import Item
-
-
-@pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
 
 
 @pytest.fixture

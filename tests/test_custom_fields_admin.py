@@ -9,13 +9,7 @@ from core.entities import custom_fields as cf
 from core.entities.registry import all_entities
 from core.models.custom_fields import CustomField, CustomValue
 from core.tenant_plugins import disable_plugin
-from tests.items_plugin import plugin as items_plugin
 from tests.items_plugin.models import Item
-
-
-@pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
 
 
 @pytest.fixture

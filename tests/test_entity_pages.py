@@ -19,11 +19,6 @@ ALL = {f"items.item.{action}": "all" for action in ACTIONS}
 
 
 @pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
-
-
-@pytest.fixture
 def acme(items_app, make_tenant):
     return make_tenant("acme", use_app=items_app)
 

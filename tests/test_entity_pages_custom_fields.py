@@ -10,17 +10,11 @@ from sqlalchemy import select
 from core import db
 from core.entities import ACTIONS
 from core.entities import custom_fields as cf
-from tests.items_plugin import plugin as items_plugin
 from tests.items_plugin.models import Item
 
 ALL = {f"items.item.{action}": "all" for action in ACTIONS}
 
 pytestmark = pytest.mark.skipif(not hasattr(cf, "create_field"), reason="custom fields are not defined yet")
-
-
-@pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ ROW = re.compile(r'class="title-cell"><a href="/items/items/(\d+)">')
 
 
 @pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
-
-
-@pytest.fixture
 def acme(items_app, make_tenant):
     return make_tenant("acme", use_app=items_app)
 

@@ -15,15 +15,9 @@ from core.entities.exporting import export_endpoint, safe_cell
 from core.entities.importing import import_file
 from core.entities.tags import set_tags
 from core.models import AuditEntry
-from tests.items_plugin import plugin as items_plugin
 from tests.items_plugin.models import Item
 
 ALL = {f"items.item.{action}": "all" for action in ACTIONS}
-
-
-@pytest.fixture
-def items_app(make_app):
-    return make_app(plugins=[items_plugin])
 
 
 @pytest.fixture
