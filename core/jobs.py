@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -34,7 +37,17 @@ class JobContext:
         self.app = app
         self.id = job_id
 
-    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+    def progress(self, done: int, total: int | None = None, message: str = "", aside: bool = False) -> None:
+        """Record progress. ``aside=True`` when the job's own transaction holds SQLite's only write lock (an
+        import writing its rows): the figures go to a file in the instance folder that status pages read
+        through :func:`job_progress` until the job ends."""
+        if aside:
+            path = _aside_path(self.app, self.id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp")
+            partial.write_text(json.dumps({"done": done, "total": total, "message": message}), encoding="utf-8")
+            partial.replace(path)  # atomic: a reader never sees half a file
+            return
         session = self.app.extensions["crm.db"].new_session()
         try:
             record = session.get(JobRecord, self.id, execution_options={"all_tenants": True})
@@ -47,6 +60,34 @@ class JobContext:
             session.commit()
         finally:
             session.close()
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    done: int
+    total: int | None
+    message: str
+    percent: int
+
+
+def job_progress(record: JobRecord) -> JobProgress:
+    """How far a job has got: its record's figures, or those it reported aside while its transaction holds
+    SQLite's write lock (:meth:`JobContext.progress`)."""
+    done, total, message = record.done, record.total, record.message
+    if record.status in ("queued", "started"):
+        try:
+            aside = json.loads(_aside_path(current_app, record.id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            aside = None
+        if isinstance(aside, dict):
+            done, total = int(aside.get("done") or 0), aside.get("total") or total
+            message = str(aside.get("message") or message)
+    percent = (100 if record.status == "finished" else 0) if not total else min(100, int(done * 100 / total))
+    return JobProgress(done, total, message, percent)
+
+
+def _aside_path(app: Flask, job_id: str) -> Path:
+    return Path(app.instance_path) / "jobs" / f"{uuid.UUID(job_id)}.json"  # the id as a UUID: no path tricks
 
 
 def _resolve(path: str) -> Any:
@@ -108,6 +149,7 @@ def run_job(job_id: str, tenant_id: int, function: str, kwargs: dict[str, Any], 
             result=result if isinstance(result, dict) else None,
             finished=True,
         )
+        _aside_path(app, job_id).unlink(missing_ok=True)
 
 
 def _mark(

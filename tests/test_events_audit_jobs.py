@@ -219,6 +219,25 @@ def takes_no_job(value):
     JOB_LOG.append(value)
 
 
+def report_aside(total, job):
+    """A job holding the database's write lock (as an import on SQLite does) that reports progress aside; what a
+    status page would read meanwhile goes to JOB_LOG."""
+    from flask import current_app
+
+    from core.jobs import job_progress
+
+    db.session.add(Note(title="written by the job"))
+    db.session.flush()
+    job.progress(7, total, "7 rows saved", aside=True)
+    reader = current_app.extensions["crm.db"].new_session()
+    try:
+        record = reader.get(JobRecord, job.id, execution_options={"all_tenants": True})
+        JOB_LOG.append(job_progress(record))
+    finally:
+        reader.close()
+    return {"done": True}
+
+
 def job_record(app, tenant, job_id):
     with app.app_context(), tenant_context(tenant):
         return db.session.get(JobRecord, job_id)
@@ -253,6 +272,21 @@ def test_inline_job_runs_in_its_tenant_and_reports_progress(notes_app, two_tenan
     assert JOB_LOG == ["globex"]
     assert notes_of(notes_app, globex) == ["counted to 3"]
     assert notes_of(notes_app, _acme) == []
+
+
+def test_progress_reported_aside_is_shown_while_the_job_runs_and_then_forgotten(notes_app, two_tenant_jobs):
+    from pathlib import Path
+
+    from core.jobs import JobProgress
+
+    acme, _globex = two_tenant_jobs
+    job_id = start(notes_app, acme, "tests.test_events_audit_jobs:report_aside", total=10)
+    (seen,) = JOB_LOG  # what a status page showed while the job held the write lock
+    assert seen == JobProgress(done=7, total=10, message="7 rows saved", percent=70)
+    record = job_record(notes_app, acme, job_id)
+    assert (record.status, record.percent, record.result) == ("finished", 100, {"done": True})
+    assert not (Path(notes_app.instance_path) / "jobs" / f"{job_id}.json").exists()
+    assert notes_of(notes_app, acme) == ["written by the job"]
 
 
 def test_failing_job_is_marked_failed_with_its_message_and_its_writes_undone(notes_app, two_tenant_jobs):

@@ -808,3 +808,35 @@ def test_the_import_schema_loads_exactly_as_marshmallow_does(items_app, acme, in
     ]
     with in_tenant(acme, use_app=items_app):
         assert_imports_load_like_the_schema("items", rows)
+
+
+def test_a_checked_import_job_reports_its_progress_where_it_can_be_read(
+    acme, person, items, items_app, in_tenant, checker_runs, tmp_path
+):
+    """Checked and written at once, the import reports one phase; on SQLite, whose only write lock the job's
+    transaction holds, the figures go aside (core.jobs.JobContext.progress)."""
+    from core.entities.importing.jobs import run_import
+    from core.entities.importing.storage import create
+
+    class Job:
+        calls = []
+
+        def progress(self, done, total=None, message="", aside=False):
+            self.calls.append((done, total, message, aside))
+
+    user = person(acme)
+    path = tmp_path / "many.csv"
+    path.write_bytes(many_items(2500))
+    with in_tenant(acme, use_app=items_app):
+        plan = Plan(["name", "email", "amount", "tags"], "skip", "email")
+        meta = {"user_id": user.id, "plan": plan.as_dict(), "encoding": "auto", "kind": "csv", "headers": []}
+        with open(path, "rb") as handle:
+            upload = create(handle, meta)
+        db.session.commit()
+        outcome = run_import(upload.id, "items", user.id, job=Job())
+        db.session.commit()
+    assert outcome["created"] == 2500 and checker_runs == ["items"]
+    sqlite = items_app.extensions["crm.db"].engine.dialect.name == "sqlite"
+    assert Job.calls and all(total == 1000 and "rows" in message for _done, total, message, _a in Job.calls)
+    assert all(aside is sqlite for *_rest, aside in Job.calls), Job.calls
+    assert len(items(acme)) == 2500

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, jsonify, request
 from flask_login import current_user
 
 from core import db
+from core.jobs import job_progress
 from core.models import JobRecord
 from core.permissions import authenticated, public
 from core.themes import render
@@ -47,15 +48,16 @@ def job_status(job_id: str) -> Any:
     job = db.session.get(JobRecord, job_id)
     if job is None or (job.user_id is not None and job.user_id != current_user.id):
         abort(404)
+    progress = job_progress(job)
     return jsonify(
         {
             "id": job.id,
             "name": job.name,
             "status": job.status,
-            "done": job.done,
-            "total": job.total,
-            "percent": job.percent,
-            "message": job.message,
+            "done": progress.done,
+            "total": progress.total,
+            "percent": progress.percent,
+            "message": progress.message,
             "result": job.result,
         }
     )

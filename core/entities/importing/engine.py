@@ -43,6 +43,7 @@ DUPLICATES = ("skip", "update", "create")
 TAGS = "tags"
 PHONE_DIGITS = 9
 
+# progress(phase, rows, fraction): phase "check" then "write", or "import" when a checker does both at once.
 Progress = Callable[[str, int, float], None]
 
 
@@ -907,8 +908,10 @@ class Importer:
                     self._write_batch(batch, result, bulk)
                     done += len(batch)
                     if progress is not None:
-                        share = fraction() if fraction is not None else done / result.rows if result.rows else 1.0
-                        progress("write", done, share)
+                        if fraction is not None:  # checked and written together: one phase, as far as read
+                            progress("import", done, fraction())
+                        else:
+                            progress("write", done, done / result.rows if result.rows else 1.0)
                     if not result.ok:
                         break
         except SQLAlchemyError as exc:

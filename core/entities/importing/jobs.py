@@ -44,15 +44,19 @@ def run_import(upload_id: str, plural: str, importer_id: int, job: Any = None) -
         state = {"reported": 0, "at": 0.0}
 
         def progress(phase: str, rows: int, fraction: float) -> None:
-            if job is None or (phase == "write" and sqlite):
-                return  # SQLite allows one writer: the job's transaction holds it until the end
+            if job is None:
+                return
             if rows - state["reported"] < PROGRESS_ROWS and time.monotonic() - state["at"] < 2:
                 return
             state["reported"], state["at"] = rows, time.monotonic()
+            # SQLite allows one writer, and the job's transaction holds it from its first row to the end.
+            aside = sqlite and phase != "check"
             if phase == "check":
                 job.progress(int(fraction * 500), 1000, _("Checked %(n)s rows", n=f"{rows:,}"))
+            elif phase == "write":
+                job.progress(500 + int(fraction * 500), 1000, _("Saved %(n)s rows", n=f"{rows:,}"), aside=aside)
             else:
-                job.progress(500 + int(fraction * 500), 1000, _("Saved %(n)s rows", n=f"{rows:,}"))
+                job.progress(int(fraction * 1000), 1000, _("Saved %(n)s rows", n=f"{rows:,}"), aside=aside)
 
         token = set_actor(Actor(user.id, user.email, None))
         try:

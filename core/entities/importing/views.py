@@ -238,13 +238,15 @@ def make_blueprint(entity: Entity) -> Blueprint:
         return redirect(url_for(".import_job", job_id=job_id))
 
     def job_page(job_id: str) -> Any:
+        from core.jobs import job_progress
         from core.models import JobRecord
 
         job = db.session.get(JobRecord, job_id)
         if job is None or job.user_id != current_user.id:
             abort(404)
         result = ImportResult.from_dict(job.result) if job.result else None
-        return render(_template(entity, "import_job"), **context(job=job, result=result))
+        progress = job_progress(job)
+        return render(_template(entity, "import_job"), **context(job=job, progress=progress, result=result))
 
     # ------------------------------------------------------------------------------------------ export
 
