@@ -676,6 +676,17 @@ def table(report: Mapping[str, Any]) -> str:
             f"peak RSS {imp.get('peak_rss_mb')} MB, {imp.get('cpu_s')} CPU s"
             + ("" if imp.get("meets_target") else "  (target: >= 10,000 rows/s and < 300 MB: NOT MET)")
         )
+        if imp.get("checker_cpu_s") is not None:
+            lines.append(
+                f"  checker process: {imp['checker_cpu_s']} CPU s, peak RSS {imp.get('checker_peak_rss_mb')} MB"
+                " (pages shared with the importer counted in both)"
+            )
+        floor = imp.get("db_floor")
+        if floor and floor.get("us_per_imported_row"):
+            lines.append(
+                f"  database alone (same inserts, {floor['contacts']:,} contacts): {floor['us_per_imported_row']} µs"
+                f" per imported row = at most {floor['rows_per_s_at_most']:,} rows/s on one connection"
+            )
     workers = report.get("worker_peak_rss_mb") or {}
     if workers:
         lines.append("gunicorn workers' peak RSS (MB): " + ", ".join(f"{v}" for v in workers.values()))
