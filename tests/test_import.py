@@ -774,6 +774,20 @@ def test_a_checker_that_fails_leaves_nothing_stored(acme, person, run, items, ch
     assert items(acme) == []
 
 
+def test_a_checked_file_that_cannot_be_read_further_is_reported_as_without_a_checker(
+    acme, person, run, items, items_app, checker_runs
+):
+    content = many_items(2500).replace(b"item2200@", b"item2200\xff@")  # not UTF-8, past the first batches
+    checked, _importer = run(acme, person(acme), content, encoding="utf-8")
+    assert checker_runs == ["items"]
+    items_app.config["IMPORT_CHECKER_MIN_BYTES"] = -1
+    alone, _importer = run(acme, person(acme), content, encoding="utf-8")
+    assert checker_runs == ["items"]  # the second import ran in one process
+    assert not checked.ok and not checked.stored and checked.errors[0].row > 2000
+    assert [(e.row, e.message) for e in checked.errors] == [(e.row, e.message) for e in alone.errors]
+    assert items(acme) == []
+
+
 def test_no_process_is_forked_for_small_files_or_beside_other_threads(acme, person, run, items, items_app, forks):
     import threading
 

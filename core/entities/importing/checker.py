@@ -18,6 +18,7 @@ at the moment of the fork), the machine has a second core, and the database is n
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -29,6 +30,9 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from core import db
+from core.entities.importing.readers import ReadError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from core.entities.importing.engine import Importer, ImportResult
@@ -112,8 +116,11 @@ class Checker:
         except EOFError:
             code = self._process.exitcode
             raise RuntimeError(f"the import's checker process ended early (exit code {code})") from None
+        if message[0] == "unreadable":  # the file itself, as the single-process import reports it
+            raise ReadError(message[1])
         if message[0] == "failed":
-            raise RuntimeError(f"the import's checker process failed:\n{message[1]}")
+            log.error("the import's checker process failed:\n%s", message[2])
+            raise RuntimeError(f"the import's checker process failed: {message[1]}")
         return message
 
     def _end(self, result: ImportResult, checked: dict[str, Any]) -> None:
@@ -153,8 +160,10 @@ def _check(importer: Importer, table: Table, sender: Connection, url: str) -> No
             sender.send(("rows", valid if result.ok else [], result.rows, table.fraction()))
         session.close()
         sender.send(("end", result.as_dict()))
-    except BaseException:  # noqa: BLE001 - whatever happened, the writer must hear of it rather than wait
-        sender.send(("failed", traceback.format_exc()[-4000:]))
+    except ReadError as exc:
+        sender.send(("unreadable", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - whatever happened, the writer must hear of it rather than wait
+        sender.send(("failed", f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()[-4000:]))
     finally:
         sender.close()
         if engine is not None:
