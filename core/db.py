@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeDecorator
 from werkzeug.local import LocalProxy
 
 from core.tenancy import TenantRequired, current_tenant_id
+from core.write_behind import guard as guard_write_behind
 
 # PostgreSQL keeps 63 characters of a name and MariaDB refuses more than 64, so a longer derived name keeps its
 # first 51 characters and ends with a hash of the whole (names that fit are exactly the plain convention's).
@@ -258,6 +259,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+    guard_write_behind(engine)
     return engine
 
 

@@ -15,13 +15,16 @@ one record (child rows with one ``executemany``, referenced records looked up wi
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, func, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from core import db
 from core.db import TenantOwned
@@ -29,9 +32,14 @@ from core.entities.definition import Entity
 from core.entities.schemas import CUSTOM
 from core.permissions import cached_grants
 from core.tenancy import TenantRequired, current_tenant_id
+from core.write_behind import submit, write_behind
 
 # SQLite's page cache (KiB) while an import writes: see BulkWriter.writing.
 SQLITE_CACHE_KIB = 65536
+# Parameters one SQLite statement may have (SQLITE_MAX_VARIABLE_NUMBER: 32766 since SQLite 3.32, 999 before).
+SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+# Rows per multi-row INSERT on SQLite, largest first (see _insert_rows); the last few rows go one by one.
+SQLITE_ROWS_PER_STATEMENT = (512, 64)
 # Columns the kernel fills (or the database does): never copied from imported data.
 KERNEL_COLUMNS = frozenset({"id", "tenant_id", "version", "created_at", "updated_at", "deleted_at", CUSTOM})
 
@@ -65,6 +73,15 @@ class BulkBatch:
         contact's e-mail addresses), with one ``executemany``; column defaults apply, the tenant is stamped."""
         self.writer.add(model, rows)
 
+    def read_committed(self, statement: Any) -> list[Any]:
+        """The rows of a query of data the import does not write, without waiting for its inserts (see
+        :meth:`BulkWriter.read_committed`)."""
+        return self.writer.read_committed(statement)
+
+    def remembered(self, name: str) -> dict[Any, Any]:
+        """A dictionary kept for the whole import (see :meth:`BulkWriter.remembered`)."""
+        return self.writer.remembered(name)
+
     def create(self, plural: str, data: Sequence[Mapping[str, Any]]) -> list[int]:
         """Create records of another entity (``"companies"``) from validated ``data``, in bulk, owned by the user;
         returns their ids in order. They are indexed for search after the commit like the batch's own records."""
@@ -83,6 +100,8 @@ class BulkWriter:
         self.entities: dict[str, Entity] = {}
         self._next_id: dict[type, int] = {}
         self._sequences: dict[type, str] = {}
+        self._reader: Any = None
+        self._memo: dict[str, dict[Any, Any]] = {}
 
     @staticmethod
     def supports(entity: Entity) -> bool:
@@ -98,15 +117,48 @@ class BulkWriter:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Around the writes of one import: the user's grants loaded once rather than for every batch, and on
-        SQLite a larger page cache for its connection while they last.
+        """Around the writes of one import: the user's grants loaded once rather than for every batch, on SQLite
+        a larger page cache for its connection while they last, the inserts run by a writer thread
+        (``core.write_behind``) while the next batch is prepared, and a session of its own for
+        :meth:`read_committed`.
 
         All rows of an import go in one transaction. With SQLite's default cache (2 MB) the pages of the indexes
         it inserts into are spilled to the write-ahead log and read back over and over: importing a million
         contacts wrote 75 GB to the log and read 112 GB back. 64 MB keeps the indexes' inner pages in memory.
         """
-        with cached_grants(), self._sqlite_cache():
+        with cached_grants(), self._sqlite_cache(), write_behind(db.session.connection()), self._reading_aside():
             yield
+
+    def read_committed(self, statement: Any) -> list[Any]:
+        """The rows of a query of data this import does not write (or whose writes the caller remembers itself),
+        read without waiting for the import's inserts: within :meth:`writing`, by a session of its own, which sees
+        committed rows only. Tenant rules apply as in any session."""
+        if self._reader is None:
+            return list(db.session.execute(statement))
+        try:
+            return list(self._reader.execute(statement))
+        finally:
+            self._reader.rollback()  # the next read sees what has been committed since
+
+    def remembered(self, name: str) -> dict[Any, Any]:
+        """A dictionary kept for the whole import under ``name``: what a ``bulk_apply`` learns batch after batch
+        (the companies it found or created) rather than reading it again."""
+        return self._memo.setdefault(name, {})
+
+    @contextmanager
+    def _reading_aside(self) -> Iterator[None]:
+        from core.db import get_db
+
+        url = db.session.get_bind().url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            yield  # every session shares the one connection of an in-memory database: reads wait for the writes
+            return
+        self._reader = get_db().new_session()
+        try:
+            yield
+        finally:
+            self._reader.close()
+            self._reader = None
 
     @staticmethod
     @contextmanager
@@ -221,7 +273,7 @@ class BulkWriter:
             sequence = connection.execute(select(func.pg_get_serial_sequence(table.name, "id"))).scalar_one()
             self._sequences[model] = sequence
         draw = select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
-        ids = sorted(connection.execute(draw).scalars())
+        ids = sorted(row[0] for row in self.read_committed(draw))  # sequences are outside transactions
         for ident, row in zip(ids, rows, strict=True):
             row["id"] = ident
         insert_many(connection, table, rows)
@@ -270,7 +322,8 @@ def insert_many(
 
     SQLAlchemy's executemany builds and converts every row's parameters generically, which costs more per row
     than SQLite's insert. On SQLite the rows go to the driver as tuples instead, and on PostgreSQL (psycopg) by
-    ``COPY``, converted by each column's bind processor as SQLAlchemy would.
+    ``COPY``, converted by each column's bind processor as SQLAlchemy would. Within :meth:`BulkWriter.writing` the
+    statement runs in the connection's writer thread (``core.write_behind``) while the caller goes on.
     """
     given = given or {}
     dialect = connection.dialect
@@ -278,18 +331,50 @@ def insert_many(
     copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
     plan = _driver_plan(connection, table, rows[0], given) if sqlite or copy else None
     if plan is None:
-        connection.execute(table.insert(), [{**row, **given} for row in rows] if given else rows)
+        parameters = [{**row, **given} for row in rows] if given else list(rows)
+        submit(connection, lambda connection: connection.execute(table.insert(), parameters))
         return
     columns, keys, tail, processors = plan
     preparer = dialect.identifier_preparer
     into = f"{preparer.format_table(table)} ({', '.join(preparer.format_column(column) for column in columns)})"
-    values = _driver_values(rows, keys, tail, processors)
+    values = list(_driver_values(rows, keys, tail, processors))
     if sqlite:
-        connection.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join('?' * len(columns))})", list(values))
-        return
-    with connection.connection.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as writer:
-        for row in values:
-            writer.write_row(row)
+        submit(connection, lambda connection: _insert_rows(connection, into, len(columns), values))
+    else:
+        submit(connection, lambda connection: _copy(connection, f"COPY {into} FROM STDIN", values))
+
+
+def _insert_rows(connection: Connection, into: str, width: int, values: list[tuple[Any, ...]]) -> None:
+    """SQLite: ``values`` inserted with multi-row ``INSERT`` statements (a few sizes, each prepared once).
+
+    An ``executemany`` hands the interpreter back after every row, and a thread that wants it back waits for the
+    thread holding it to give it up (up to five milliseconds): a writer thread running one would store a row
+    while the thread preparing the next batch runs for milliseconds. One statement of a thousand rows keeps the
+    interpreter released while SQLite stores all of them, at the same cost per row.
+    """
+    row = f"({', '.join('?' * width)})"
+    start = 0
+    for size in SQLITE_ROWS_PER_STATEMENT:
+        if size * width > SQLITE_MAX_PARAMETERS:
+            continue
+        if len(values) - start >= size:
+            statement = f"INSERT INTO {into} VALUES {', '.join([row] * size)}"
+            while len(values) - start >= size:
+                connection.exec_driver_sql(statement, tuple(chain.from_iterable(values[start : start + size])))
+                start += size
+    if start < len(values):
+        connection.exec_driver_sql(f"INSERT INTO {into} VALUES {row}", values[start:])
+
+
+def _copy(connection: Connection, statement: str, values: list[tuple[Any, ...]]) -> None:
+    """``COPY`` ``values`` in; the driver's error as SQLAlchemy's, as for any other statement."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with connection.connection.cursor() as cursor, cursor.copy(statement) as writer:
+            for row in values:
+                writer.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
 _Plan = tuple[list[Column], list[str], list[Any], list[Callable[[Any], Any] | None]]
