@@ -14,7 +14,7 @@ from core.cli import main as crm
 from core.entities import ACTIONS
 from core.entities.importing import Plan, import_file, suggest
 from core.entities.importing.readers import detect_encoding
-from core.entities.tags import tags_of
+from core.entities.tags import Tag, tags_of
 from core.models import AuditEntry
 from tests.items_plugin.models import Item
 
@@ -498,12 +498,18 @@ def test_rows_matching_records_outside_the_edit_scope_are_errors(acme, person, r
     assert [i["name"] for i in items(acme)] == ["Ann"]
 
 
-def test_tags_are_stored(acme, person, run, items_app, in_tenant):
-    text = 'Name,Tags\nAnn,"VIP, 台北"\nBob,VIP\nCarl,\n'
+def test_tags_are_stored(acme, person, run, items_app, in_tenant, monkeypatch):
+    monkeypatch.setattr("core.entities.importing.engine.BATCH", 2)  # tags named again in later batches
+    with in_tenant(acme, use_app=items_app):
+        db.session.add(Tag(name="vip"))
+        db.session.commit()
+    text = 'Name,Tags\nAnn,"VIP, 台北"\nBob,VIP\nCarl,\nDan,"台北,新竹"\nEve,新竹\n'
     assert run(acme, person(acme), text.encode())[0].ok
     with in_tenant(acme, use_app=items_app):
         ids = list(db.session.scalars(select(Item.id).order_by(Item.id)))
-        assert list(tags_of("items", ids).values()) == [["VIP", "台北"], ["VIP"], []]
+        tagged = [sorted(names) for names in tags_of("items", ids).values()]
+        assert tagged == [["vip", "台北"], ["vip"], [], ["台北", "新竹"], ["新竹"]]  # the existing tag's spelling
+        assert sorted(db.session.scalars(select(Tag.name))) == ["vip", "台北", "新竹"]  # each created once
 
 
 # --------------------------------------------------------------------------------------------- tenants

@@ -138,6 +138,19 @@ def add_tags(entity: str, record_ids: Iterable[int], names: Iterable[str]) -> No
     )
 
 
+def tag_new_records(entity: str, record_ids: Iterable[int], names: Iterable[str], known: dict[str, int]) -> None:
+    """:func:`add_tags` for records created in this transaction (they have no taggings yet), as an import tags
+    batch after batch: ``known`` (lower-case name -> tag id) is kept by the caller, so a tag is looked up or
+    created once, and the taggings are inserted without reading anything first."""
+    ids = list(dict.fromkeys(record_ids))
+    wanted = clean(names)
+    missing = [name for name in wanted if name.lower() not in known]
+    if missing:
+        known.update(_tag_ids(missing, create=True))
+    tag_ids = list(dict.fromkeys(known[name.lower()] for name in wanted))
+    add_rows(Tagging, [{"entity": entity, "record_id": r, "tag_id": t} for r in ids for t in tag_ids])
+
+
 def remove_tags(entity: str, record_ids: Iterable[int], names: Iterable[str]) -> None:
     """Remove ``names`` from every record (bulk action)."""
     ids = list(record_ids)

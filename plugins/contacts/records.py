@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import and_, func, literal, or_, select, update
 
@@ -339,7 +339,12 @@ def bulk_apply_contacts(batch: BulkBatch) -> None:
 
     def find_company(value: str) -> Any:
         key = name_key(value)
-        return companies[key] if key in companies else _find_or_create_company(value, batch.user)
+        if key in companies:
+            return companies[key]
+        company = _find_or_create_company(value, batch.user)  # a name of a row's list of companies
+        if key and company is not None:  # remembered: later batches read committed companies only
+            companies[key] = CompanyRef(company.id, company.name)
+        return company
 
     department = _batch_department(batch)
     children = []
@@ -434,27 +439,38 @@ def _flat_children(data: Mapping[str, Any], find_company: CompanyFinder) -> _Chi
     return copies, (emails, phones, memberships)
 
 
+class CompanyRef(NamedTuple):
+    """A company an import links contacts to: what the contact rows need of it (an import remembers thousands)."""
+
+    id: int
+    name: str
+
+
 def _companies_by_name(batch: BulkBatch, names: Iterable[str | None]) -> dict[str, Any]:
     """The company each name key of ``names`` links to (None: none), as find_company_by_name and apply_contact
     would choose it (the oldest the user can see; else a new one when the user may create companies), in one
-    query."""
+    query. What earlier batches of the import found or created is remembered, so the query asks only for names
+    it has not seen, among committed companies (the import's own are remembered): it need not wait for the
+    import's inserts."""
+    known = batch.remembered("contacts.companies_by_name")  # key -> company (id, name), or None
     wanted: dict[str, str] = {}  # key -> the first spelling, the name a new company gets
     for value in names:
         key = name_key(value)
-        if key:
+        if key and key not in known:
             wanted.setdefault(key, value)  # type: ignore[arg-type]
     user = batch.user
     if not wanted or user is None:
-        return dict.fromkeys(wanted)
+        known.update(dict.fromkeys(wanted))
+        return known
     found: dict[str, Any] = {}
     statement = select(Company.id, Company.name, Company.name_key).where(Company.name_key.in_(sorted(wanted)))
     statement = scoped(statement, "contacts.company.view", user, model=Company)
     others = False
     # Oldest first, sorted here: ordered by id, SQLite reads every company of the tenant in the order of an index
     # (tenant, deleted_at, id) instead of seeking each name.
-    for row in sorted(db.session.execute(statement), key=lambda row: row.id):
+    for row in sorted(batch.read_committed(statement), key=lambda row: row.id):
         if row.name_key in wanted:
-            found.setdefault(row.name_key, row)
+            found.setdefault(row.name_key, CompanyRef(row.id, row.name))
         else:
             others = True  # a collation that compares more loosely than name_key (MariaDB's ignores accents)
     missing = [key for key in wanted if key not in found]
@@ -462,13 +478,14 @@ def _companies_by_name(batch: BulkBatch, names: Iterable[str | None]) -> dict[st
         for key in missing:
             company = find_company_by_name(wanted[key], user)
             if company is not None:
-                found[key] = SimpleNamespace(id=company.id, name=company.name)
+                found[key] = CompanyRef(company.id, company.name)
         missing = [key for key in wanted if key not in found]
     if missing and has_permission("contacts.company.create", user):
         ids = batch.create("companies", [{"name": wanted[key]} for key in missing])
         for key, ident in zip(missing, ids, strict=True):
-            found[key] = SimpleNamespace(id=ident, name=wanted[key])
-    return {key: found.get(key) for key in wanted}
+            found[key] = CompanyRef(ident, wanted[key])
+    known.update({key: found.get(key) for key in wanted})
+    return known
 
 
 # ----------------------------------------------------------------------------------------- duplicates

@@ -1072,14 +1072,15 @@ class Importer:
         return ids
 
     def _tag(self, ids: list[int], tags: list[Any]) -> None:
-        from core.entities.tags import add_tags, clean
+        from core.entities.tags import clean, tag_new_records
 
         groups: dict[tuple[str, ...], list[int]] = {}
         for ident, names in zip(ids, tags, strict=True):
             if names:
                 groups.setdefault(tuple(clean(names)), []).append(ident)
+        known = self.writer.remembered("tags")
         for names, record_ids in groups.items():
-            add_tags(self.entity.plural, record_ids, names)
+            tag_new_records(self.entity.plural, record_ids, names, known)
 
     def _update(self, updates: list[tuple[int, int, dict[str, Any]]], result: ImportResult) -> None:
         from core.entities.tags import set_tags
