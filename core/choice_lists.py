@@ -27,6 +27,12 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+@functools.lru_cache(maxsize=256)
+def _by_folded(text: str) -> dict[str, str]:
+    # An import matches every row's value against the list: one dictionary per text (never changed by callers).
+    return {item.casefold(): item for item in _split(text)}
+
+
 def validate_list(value: Any) -> Any:
     """A comma-separated list of 1 to 100 items; the problem as a message, or None."""
     items = split_list(value)
@@ -49,19 +55,22 @@ class SettingChoices:
         self.default = default
 
     def values(self) -> list[str]:
-        from core.tenancy import current_tenant_id
-
-        if current_tenant_id() is None:
-            return split_list(self.default)
-        from core.settings import get_setting
-
-        return split_list(get_setting(self.key, self.default))
+        return list(_split(self._text()))
 
     def matching(self, value: str | None) -> str | None:
         """The list's own spelling of ``value`` compared case-insensitively, or None when it is not listed."""
         if value is None:
             return None
-        return next((item for item in self.values() if item.casefold() == value.casefold()), None)
+        return _by_folded(self._text()).get(value.casefold())
+
+    def _text(self) -> str:
+        from core.tenancy import current_tenant_id
+
+        if current_tenant_id() is None:
+            return str(self.default or "")
+        from core.settings import get_setting
+
+        return str(get_setting(self.key, self.default) or "")
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter([(value, value) for value in self.values()])

@@ -63,10 +63,10 @@ def _in_setting_list(choices: Any, value: str | None, message: Any) -> str | Non
     """The setting list's spelling of ``value`` (compared case-insensitively), or a ValidationError."""
     if value is None:
         return None
-    for allowed in choices.values():
-        if allowed.casefold() == value.casefold():
-            return allowed
-    raise ValidationError(str(message))
+    allowed = choices.matching(value)
+    if allowed is None:
+        raise ValidationError(str(message))
+    return allowed
 
 
 class _Base(RecordSchema):
@@ -79,7 +79,7 @@ class _Base(RecordSchema):
             cleaned["address_country"] = _country_code(cleaned["address_country"])
         grade = cleaned.get("customer_grade")
         if isinstance(grade, str):
-            cleaned["customer_grade"] = next((g for g in GRADES.values() if g.casefold() == grade.casefold()), grade)
+            cleaned["customer_grade"] = GRADES.matching(grade) or grade
         return cleaned
 
 
