@@ -768,6 +768,19 @@ def test_duplicates_across_batches_are_found_with_a_checker(acme, person, run, i
     assert len(items(acme)) == 2099
 
 
+def test_updates_are_checked_as_updates_with_a_checker(acme, person, run, items, existing, checker_runs):
+    # The checker validates a row that matches a stored record as an update (only its columns), so it needs the
+    # match index: a row without the required name is then valid.
+    user = person(acme)
+    existing(acme, user, name="Ann", email="item5@example.com", amount=Decimal("1"))
+    content = many_items(1500, bad={7: ",ITEM5@example.com,9,"})
+    result, _importer = run(acme, user, content, plan=Plan(["name", "email", "amount", "tags"], "update", "email"))
+    assert checker_runs == ["items"]
+    assert result.ok and (result.created, result.updated) == (1499, 1), result.errors
+    ann = next(i for i in items(acme) if i["email"].lower() == "item5@example.com")
+    assert (ann["name"], ann["email"], ann["amount"]) == ("Ann", "ITEM5@example.com", Decimal("9.00"))
+
+
 def test_a_checker_that_fails_leaves_nothing_stored(acme, person, run, items, checker_runs, monkeypatch):
     from core.entities.importing.engine import Importer
 

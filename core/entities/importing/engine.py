@@ -823,14 +823,17 @@ class Importer:
 
         result = ImportResult(dry_run=dry_run)
         self.writer = BulkWriter(self.user)
-        if self.match is not None:
-            self.index = MatchIndex(self.entity, self.match)
-            self.index.load()
         try:
             if not dry_run and checker_wanted(table):
+                # The checker uses the match index only to validate updates as partial: otherwise it is forked
+                # first, so that it shares none of the memory that loading the index takes and leaves behind.
+                if self.plan.on_duplicate == "update":
+                    self._load_index()
                 with Checker(self, table) as checker:
+                    self._load_index()
                     self._write(checker.batches(result), result, progress, lambda: checker.fraction, checker.finish)
                 return result
+            self._load_index()
             with tempfile.TemporaryFile(prefix="crm-import-") as spool:
                 self._check(table, result, spool, dry_run, progress)
                 if dry_run or not result.ok:
@@ -840,6 +843,11 @@ class Importer:
             return result
         finally:
             self.index = None  # its memory goes with the run, not with the importer
+
+    def _load_index(self) -> None:
+        if self.match is not None and self.index is None:
+            self.index = MatchIndex(self.entity, self.match)
+            self.index.load()
 
     def adopt_session(self, session: Any) -> None:
         """Work with ``session`` from now on (a forked checker's own): the importing user is read again in it."""
