@@ -40,6 +40,7 @@ from bench.harness import (
     Answer,
     BenchDatabase,
     HttpClient,
+    MemorySampler,
     Operation,
     Server,
     Settings,
@@ -679,9 +680,13 @@ def measure_import(
     ]  # fmt: skip
     log(f"importing {rows:,} rows")
     started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        with MemorySampler(process.pid) as memory:
+            stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         path.unlink(missing_ok=True)
         return {
             "rows": rows,
@@ -689,18 +694,19 @@ def measure_import(
             "rows_per_s": None,
             "rows_per_s_below": round(rows / timeout),
             "meets_target": False,
-            "target": ">= 10,000 rows/s, peak RSS < 300 MB",
+            "target": ">= 10,000 rows/s, peak memory < 300 MB",
         }
     finally:
         log(f"import ended after {time.perf_counter() - started:.0f} s")
     path.unlink(missing_ok=True)
-    if finished.returncode != 0:
-        return {"rows": rows, "error": finished.stderr[-3000:]}
-    result = json.loads(finished.stdout.strip().splitlines()[-1])
-    result["meets_target"] = bool(
-        result.get("rows_per_s") and result["rows_per_s"] >= 10_000 and (result.get("peak_rss_mb") or 0) < 300
-    )
-    result["target"] = ">= 10,000 rows/s, peak RSS < 300 MB"
+    if process.returncode != 0:
+        return {"rows": rows, "error": stderr[-3000:]}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    # The import's memory: the importer and its checker together, pages they share counted once.
+    result["peak_pss_mb"] = memory.peak_mb
+    peak = memory.peak_mb or result.get("peak_rss_mb") or 0
+    result["meets_target"] = bool(result.get("rows_per_s") and result["rows_per_s"] >= 10_000 and peak < 300)
+    result["target"] = ">= 10,000 rows/s, peak memory < 300 MB"
     if floor_rows and result.get("created"):
         log(f"measuring the database's share: the last {min(floor_rows, rows):,} imported contacts inserted again")
         result["db_floor"] = import_floor.measure(app, BENCH_TENANT, before, floor_rows)

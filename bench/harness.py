@@ -178,6 +178,64 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class MemorySampler:
+    """The largest combined proportional set size (PSS) of process ``pid`` and its children, sampled by a thread of
+    this process (a thread in the measured process would change it: the import forks its checker only when it
+    runs a single thread).
+
+    PSS splits each page shared by several processes between them, so the sum is what the processes occupy
+    together; adding their peak resident sizes counts the pages a forked child shares with its parent twice.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        self.pid = str(pid)
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float | None:
+        return round(self.peak_kib / 1024, 1) if self.peak_kib else None
+
+    def _run(self) -> None:
+        while True:
+            total = sum(_pss_kib(pid) for pid in [self.pid, *_children(self.pid)])
+            self.peak_kib = max(self.peak_kib, total)
+            if self._stop.wait(self.interval):
+                return
+
+
+def _children(pid: str) -> list[str]:
+    pids: list[str] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return pids
+    for task in tasks:
+        try:
+            pids.extend((task / "children").read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _pss_kib(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            return next((int(line.split()[1]) for line in handle if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
 def vm_hwm_mb(pid: int | str = "self") -> float | None:
     """Peak resident memory of a process (``VmHWM``) in MB, or ``None`` when it cannot be read."""
     try:
@@ -681,6 +739,8 @@ def table(report: Mapping[str, Any]) -> str:
                 f"  checker process: {imp['checker_cpu_s']} CPU s, peak RSS {imp.get('checker_peak_rss_mb')} MB"
                 " (pages shared with the importer counted in both)"
             )
+        if imp.get("peak_pss_mb") is not None:
+            lines.append(f"  both processes together (shared pages counted once): peak {imp['peak_pss_mb']} MB")
         floor = imp.get("db_floor")
         if floor and floor.get("us_per_imported_row"):
             lines.append(

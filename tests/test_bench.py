@@ -79,6 +79,7 @@ def test_contacts_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     imported = report["import"]
     assert imported.get("rows") == 200 and imported.get("error_count") == 0, imported
     assert imported["created"] == 200 and imported["rows_per_s"] and imported["peak_rss_mb"]
+    assert imported["peak_pss_mb"] > 0  # the importer's memory with its checker's, sampled from outside
     floor = imported["db_floor"]  # the import's rows inserted again without the import around them
     assert floor["contacts"] == 200 and floor["tables"]["contacts_emails"]["rows"] == 200, floor
     assert floor["tables"]["contacts_contacts"]["us_per_row"] > 0 and floor["rows_per_s_at_most"] > 0, floor
