@@ -116,10 +116,10 @@ class BulkWriter:
         )
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, behind: bool = True) -> Iterator[None]:
         """Around the writes of one import: the user's grants loaded once rather than for every batch, on SQLite
-        a larger page cache for its connection while they last, the inserts run by a writer thread
-        (``core.write_behind``) while the next batch is prepared, and a session of its own for
+        a larger page cache for its connection while they last, and unless ``behind`` is false, the inserts run by
+        a writer thread (``core.write_behind``) while the next batch is prepared, and a session of its own for
         :meth:`read_committed`.
 
         All rows of an import go in one transaction. With SQLite's default cache (2 MB) the pages of the indexes
@@ -127,6 +127,10 @@ class BulkWriter:
         contacts wrote 75 GB to the log and read 112 GB back. 32 MB keeps the indexes' inner pages in memory (64 MB
         was no faster at a million contacts, and the import's memory, with its checker's, stays under 300 MB).
         """
+        if not behind:
+            with cached_grants(), self._sqlite_cache():
+                yield
+            return
         with cached_grants(), self._sqlite_cache(), write_behind(db.session.connection()), self._reading_aside():
             yield
 
