@@ -9,7 +9,7 @@ itself and leaves the rest to the import's announcement.
 An entity whose ``apply`` writes more than its own columns (a contact's e-mail addresses, phone numbers and
 companies) supplies ``bulk_apply(batch)`` too: it receives a :class:`BulkBatch` of new records, adjusts their
 column values, calls :meth:`BulkBatch.insert` once, and writes for the whole batch what ``apply`` would write for
-one record (child rows with one ``executemany``, referenced records looked up with one query and created with
+one record (child rows with one bulk insert, referenced records looked up with one query and created with
 :meth:`BulkBatch.create`).
 """
 
@@ -70,7 +70,8 @@ class BulkBatch:
 
     def add(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert rows of a tenant-owned ``model`` that no other row of the batch refers to (child rows such as a
-        contact's e-mail addresses), with one ``executemany``; column defaults apply, the tenant is stamped."""
+        contact's e-mail addresses), with one bulk insert (``insert_many``); column defaults apply, the tenant is
+        stamped."""
         self.writer.add(model, rows)
 
     def read_committed(self, statement: Any) -> list[Any]:
@@ -261,7 +262,7 @@ class BulkWriter:
         return ids
 
     def add(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows of a tenant-owned ``model`` with one ``executemany`` (no ids come back)."""
+        """Insert rows of a tenant-owned ``model`` with one bulk insert (no ids come back)."""
         add_rows(model, rows)
 
     def _insert_postgresql(self, model: type, rows: list[dict[str, Any]]) -> list[int]:
@@ -312,7 +313,7 @@ class BulkWriter:
 
 
 def add_rows(model: type, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows of a tenant-owned ``model`` with one ``executemany``, stamped with the current tenant (no ids
+    """Insert rows of a tenant-owned ``model`` with one bulk insert, stamped with the current tenant (no ids
     come back; column defaults apply). Rows inserted this way pass no flush listener."""
     if rows:
         given = {"tenant_id": _current_tenant(model)}
@@ -322,13 +323,14 @@ def add_rows(model: type, rows: Sequence[Mapping[str, Any]]) -> None:
 def insert_many(
     connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], given: Mapping[str, Any] | None = None
 ) -> None:
-    """``INSERT`` ``rows`` (all with the keys of the first) into ``table`` with one ``executemany``; ``given``
-    holds values for columns of every row (they win over the rows' own).
+    """``INSERT`` ``rows`` (all with the keys of the first) into ``table`` in bulk; ``given`` holds values for
+    columns of every row (they win over the rows' own).
 
     SQLAlchemy's executemany builds and converts every row's parameters generically, which costs more per row
-    than SQLite's insert. On SQLite the rows go to the driver as tuples instead, and on PostgreSQL (psycopg) by
-    ``COPY``, converted by each column's bind processor as SQLAlchemy would. Within :meth:`BulkWriter.writing` the
-    statement runs in the connection's writer thread (``core.write_behind``) while the caller goes on.
+    than SQLite's insert. On SQLite the rows go to the driver as tuples instead, in multi-row statements, and on
+    PostgreSQL (psycopg) by ``COPY``, converted by each column's bind processor as SQLAlchemy would. Within
+    :meth:`BulkWriter.writing` the statement runs in the connection's writer thread (``core.write_behind``) while
+    the caller goes on.
     """
     given = given or {}
     dialect = connection.dialect
