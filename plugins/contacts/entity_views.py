@@ -18,8 +18,8 @@ from core.entities.definition import Entity
 from core.entities.forms import departments, entity_fields, load, parse_form, people
 from core.themes import render
 
-from .helpers import template_helpers
 from .records import company_duplicates, contact_duplicates
+from .template_context import template_helpers
 
 CHECKED = "duplicates_checked"
 CONTACT_KEYS = ("name", "email", "mobile", "phone", "company_name")

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.contributions import Action, Panel
 
-from .helpers import template_helpers
+from .template_context import template_helpers
 
 
 def _record(context: dict[str, Any], name: str) -> Any:

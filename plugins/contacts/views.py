@@ -31,10 +31,10 @@ from core.themes import render
 from . import timeline as tl
 from .choices import KINDS, LIFECYCLE_STAGES, LOGGABLE_KINDS, PARTNER_TYPES, label_of
 from .forms import EntryForm, ReassignForm, TaskForm, local_to_utc, utc_to_local
-from .helpers import PLURAL, detail_url, template_helpers
 from .merge import COMPANY_FIELDS, CONTACT_FIELDS, merge_companies, merge_contacts, related_counts
 from .models import Company, Contact, ContactCompany, Interaction, Notification
 from .records import company_duplicates, contact_duplicates, entity
+from .template_context import PLURAL, detail_url, template_helpers
 
 log = logging.getLogger(__name__)
 
