@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, or_, select
@@ -184,3 +184,50 @@ class SuperuserGuard:
         if self.before and not self.actor_is_superuser and after - self.before:
             return _("Only a member of a superuser group can give someone superuser rights.")
         return None
+
+
+# ----------------------------------------------------------------------------------- memberships
+
+
+def add_member(link: type[UserGroup] | type[UserDepartment], owner: dict[str, int], form: Any) -> User | None:
+    """Add the user a ``MemberForm`` names to a group or a department: ``link`` is ``UserGroup`` or
+    ``UserDepartment``, ``owner`` its column naming the group or department (``{"group_id": 3}``). On a problem
+    (no such user, already a member, the superuser guard) the message goes next to the e-mail field, the session is
+    as before, and None is returned; else the member, whom the caller records and commits."""
+    user = user_by_email(form.email.data)
+    if user is None:
+        form.email.errors.append(_("There is no user with this e-mail here."))
+        return None
+    ((column, owner_id),) = owner.items()
+    if db.session.scalar(select(link.id).where(link.user_id == user.id, getattr(link, column) == owner_id)):
+        form.email.errors.append(_("%(name)s is already a member.", name=user.display_name))
+        return None
+    guard = SuperuserGuard()
+    db.session.add(link(user_id=user.id, **owner))
+    problem = guard.problem()
+    if problem:
+        db.session.rollback()
+        form.email.errors.append(problem)
+        return None
+    return user
+
+
+def remove_member(link: type[UserGroup] | type[UserDepartment], owner: dict[str, int], user: User) -> bool:
+    """Remove ``user`` from a group or department (see :func:`add_member`); True when removed (the caller records
+    and commits), False when the user was not a member or the superuser guard refused (its message is flashed)."""
+    ((column, owner_id),) = owner.items()
+    row = db.session.scalar(select(link).where(link.user_id == user.id, getattr(link, column) == owner_id))
+    return row is not None and delete_guarded(row)
+
+
+def delete_guarded(row: Any) -> bool:
+    """Delete a membership or a link of groups unless the superuser guard refuses (its message is flashed and the
+    session is as before); True when deleted (the caller records and commits)."""
+    guard = SuperuserGuard()
+    db.session.delete(row)
+    problem = guard.problem()
+    if problem:
+        db.session.rollback()
+        flash(problem, "error")
+        return False
+    return True

@@ -15,7 +15,16 @@ from core.models import Department, DepartmentGroup, Group, User, UserDepartment
 from core.permissions import requires
 from core.themes import render
 from core.views.admin import bp
-from core.views.admin.common import SuperuserGuard, get_or_404, name_taken, paginate, pairs, user_by_email
+from core.views.admin.common import (
+    SuperuserGuard,
+    add_member,
+    delete_guarded,
+    get_or_404,
+    name_taken,
+    paginate,
+    pairs,
+    remove_member,
+)
 from core.views.admin.forms import DepartmentForm, LinkForm, MemberForm
 
 PERMISSION = "admin.groups.manage"
@@ -175,24 +184,17 @@ def department_unlink(department_id: int, group_id: int) -> Any:
             DepartmentGroup.department_id == department.id, DepartmentGroup.group_id == group.id
         )
     )
-    if row is not None:
-        guard = SuperuserGuard()
-        db.session.delete(row)
-        problem = guard.problem()
-        if problem:
-            db.session.rollback()
-            flash(problem, "error")
-        else:
-            record("department_link_changed", department.name, changes={"groups": [group.name, None]})
-            db.session.commit()
-            flash(
-                _(
-                    "Members of %(department)s no longer hold the permissions of %(group)s.",
-                    department=department.name,
-                    group=group.name,
-                ),
-                "success",
-            )
+    if row is not None and delete_guarded(row):
+        record("department_link_changed", department.name, changes={"groups": [group.name, None]})
+        db.session.commit()
+        flash(
+            _(
+                "Members of %(department)s no longer hold the permissions of %(group)s.",
+                department=department.name,
+                group=group.name,
+            ),
+            "success",
+        )
     return redirect(url_for("admin.department_edit", department_id=department.id))
 
 
@@ -222,30 +224,15 @@ def department_members(department_id: int) -> Any:
     department = get_or_404(Department, department_id)
     form = MemberForm()
     if form.validate_on_submit():
-        user = user_by_email(form.email.data)
-        if user is None:
-            form.email.errors.append(_("There is no user with this e-mail here."))
-        elif db.session.scalar(
-            select(UserDepartment.id).where(
-                UserDepartment.user_id == user.id, UserDepartment.department_id == department.id
+        user = add_member(UserDepartment, {"department_id": department.id}, form)
+        if user is not None:
+            record("membership_changed", user.email, changes={"departments": [None, department.name]})
+            db.session.commit()
+            flash(
+                _("%(user)s is now in %(department)s.", user=user.display_name, department=department.name),
+                "success",
             )
-        ):
-            form.email.errors.append(_("%(name)s is already a member.", name=user.display_name))
-        else:
-            guard = SuperuserGuard()
-            db.session.add(UserDepartment(user_id=user.id, department_id=department.id))
-            problem = guard.problem()
-            if problem:
-                db.session.rollback()
-                form.email.errors.append(problem)
-            else:
-                record("membership_changed", user.email, changes={"departments": [None, department.name]})
-                db.session.commit()
-                flash(
-                    _("%(user)s is now in %(department)s.", user=user.display_name, department=department.name),
-                    "success",
-                )
-                return redirect(url_for("admin.department_members", department_id=department.id))
+            return redirect(url_for("admin.department_members", department_id=department.id))
     return _members_page(department, form, 400 if form.is_submitted() else 200)
 
 
@@ -254,21 +241,11 @@ def department_members(department_id: int) -> Any:
 def department_member_remove(department_id: int, user_id: int) -> Any:
     department = get_or_404(Department, department_id)
     user = get_or_404(User, user_id)
-    row = db.session.scalar(
-        select(UserDepartment).where(UserDepartment.user_id == user.id, UserDepartment.department_id == department.id)
-    )
-    if row is not None:
-        guard = SuperuserGuard()
-        db.session.delete(row)
-        problem = guard.problem()
-        if problem:
-            db.session.rollback()
-            flash(problem, "error")
-        else:
-            record("membership_changed", user.email, changes={"departments": [department.name, None]})
-            db.session.commit()
-            flash(
-                _("%(user)s is no longer in %(department)s.", user=user.display_name, department=department.name),
-                "success",
-            )
+    if remove_member(UserDepartment, {"department_id": department.id}, user):
+        record("membership_changed", user.email, changes={"departments": [department.name, None]})
+        db.session.commit()
+        flash(
+            _("%(user)s is no longer in %(department)s.", user=user.display_name, department=department.name),
+            "success",
+        )
     return redirect(url_for("admin.department_members", department_id=department.id, page=request.args.get("page")))

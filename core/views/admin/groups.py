@@ -19,7 +19,7 @@ from core.permissions import SCOPE_LABELS, registry, requires
 from core.plugins import CORE
 from core.themes import render
 from core.views.admin import bp
-from core.views.admin.common import SuperuserGuard, get_or_404, name_taken, paginate, pairs, user_by_email
+from core.views.admin.common import SuperuserGuard, add_member, get_or_404, name_taken, paginate, pairs, remove_member
 from core.views.admin.forms import UNSCOPED_LABELS, GroupForm, MemberForm, PostForm
 
 PERMISSION = "admin.groups.manage"
@@ -293,25 +293,12 @@ def group_members(group_id: int) -> Any:
     group = get_or_404(Group, group_id)
     form = MemberForm()
     if form.validate_on_submit():
-        user = user_by_email(form.email.data)
-        if user is None:
-            form.email.errors.append(_("There is no user with this e-mail here."))
-        elif db.session.scalar(
-            select(UserGroup.id).where(UserGroup.user_id == user.id, UserGroup.group_id == group.id)
-        ):
-            form.email.errors.append(_("%(name)s is already a member.", name=user.display_name))
-        else:
-            guard = SuperuserGuard()
-            db.session.add(UserGroup(user_id=user.id, group_id=group.id))
-            problem = guard.problem()
-            if problem:
-                db.session.rollback()
-                form.email.errors.append(problem)
-            else:
-                record("membership_changed", user.email, changes={"groups": [None, group.name]})
-                db.session.commit()
-                flash(_("%(user)s is now in %(group)s.", user=user.display_name, group=group.name), "success")
-                return redirect(url_for("admin.group_members", group_id=group.id))
+        user = add_member(UserGroup, {"group_id": group.id}, form)
+        if user is not None:
+            record("membership_changed", user.email, changes={"groups": [None, group.name]})
+            db.session.commit()
+            flash(_("%(user)s is now in %(group)s.", user=user.display_name, group=group.name), "success")
+            return redirect(url_for("admin.group_members", group_id=group.id))
     status = 400 if form.is_submitted() else 200
     return _members_page(group, form, status)
 
@@ -321,16 +308,8 @@ def group_members(group_id: int) -> Any:
 def group_member_remove(group_id: int, user_id: int) -> Any:
     group = get_or_404(Group, group_id)
     user = get_or_404(User, user_id)
-    row = db.session.scalar(select(UserGroup).where(UserGroup.user_id == user.id, UserGroup.group_id == group.id))
-    if row is not None:
-        guard = SuperuserGuard()
-        db.session.delete(row)
-        problem = guard.problem()
-        if problem:
-            db.session.rollback()
-            flash(problem, "error")
-        else:
-            record("membership_changed", user.email, changes={"groups": [group.name, None]})
-            db.session.commit()
-            flash(_("%(user)s is no longer in %(group)s.", user=user.display_name, group=group.name), "success")
+    if remove_member(UserGroup, {"group_id": group.id}, user):
+        record("membership_changed", user.email, changes={"groups": [group.name, None]})
+        db.session.commit()
+        flash(_("%(user)s is no longer in %(group)s.", user=user.display_name, group=group.name), "success")
     return redirect(url_for("admin.group_members", group_id=group.id, page=request.args.get("page")))
