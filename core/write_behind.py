@@ -2,7 +2,7 @@
 on with the next batch while the database stores the last one.
 
 An import's inserts return nothing its Python needs (the ids are known before the rows are sent), and while
-SQLite steps through an ``executemany`` or PostgreSQL takes a ``COPY`` the interpreter is released. Within
+SQLite runs a multi-row ``INSERT`` or PostgreSQL takes a ``COPY`` the interpreter is released. Within
 :func:`write_behind`, :func:`submit` hands such a statement to the writer thread instead of running it.
 
 Nothing else may see the connection out of order: every other statement on the same connection, from any other
