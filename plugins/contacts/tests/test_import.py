@@ -1,7 +1,9 @@
 """Contacts imported from a spreadsheet: Chinese headers, phones and companies become child rows and links,
 duplicates are found by e-mail or phone digits."""
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core import db
 from core.cli import main as crm
@@ -209,3 +211,34 @@ def test_the_import_loads_contacts_exactly_as_their_schema_does(app, tenant, adm
     ]
     with in_tenant(tenant):
         assert_imports_load_like_the_schema("contacts", rows)
+
+
+@pytest.mark.parametrize("missing", ["between", "after"])
+def test_bulk_child_rows_may_name_only_contacts_that_exist(app, tenant, admin, in_tenant, missing):
+    """On PostgreSQL the import checks the references of its bulk rows itself (core.entities.bulk_references) and
+    trusts the ids it inserted: an id between two of its batches, or after them, is still looked up."""
+    from core.entities.bulk import BulkWriter
+    from core.entities.registry import all_entities
+
+    if app.extensions["crm.db"].engine.dialect.name != "postgresql":
+        pytest.skip("the database checks every row of SQLite and MariaDB itself")
+
+    def emails(contact_ids):
+        return [{"contact_id": i, "email": "x@example.com", "email_key": "x@example.com"} for i in contact_ids]
+
+    with in_tenant(tenant):
+        writer = BulkWriter(admin)
+        with pytest.raises(IntegrityError, match="is not present in table"), writer.writing():
+            first = writer.create(all_entities()["contacts"], [{"name": f"A{i}"} for i in range(3)])
+            removed = Contact(name="created and deleted between two batches")
+            db.session.add(removed)
+            db.session.flush()
+            db.session.delete(removed)
+            db.session.flush()
+            second = writer.create(all_entities()["contacts"], [{"name": f"B{i}"} for i in range(3)])
+            writer.add(ContactEmail, emails(first + second))  # as bulk_apply_contacts writes them
+            assert first[-1] < removed.id < second[0]
+            writer.add(ContactEmail, emails([second[0], removed.id if missing == "between" else second[-1] + 1]))
+        db.session.rollback()
+        assert db.session.scalar(select(func.count(Contact.id))) == 0
+        assert db.session.scalar(select(func.count(ContactEmail.id))) == 0
