@@ -92,8 +92,7 @@ class Contact(Record, Owned, AddressMixin, ClassificationMixin, Base):
     __table_args__ = (
         Index(None, "tenant_id", "updated_at", "id"),
         Index(None, "tenant_id", "deleted_at"),  # list counts read this index alone (no table rows)
-        Index(None, "tenant_id", "name", "id"),
-        Index(None, "tenant_id", "name_key"),
+        Index(None, "tenant_id", "name", "id"),  # no name_key index: similar names are looked for among members
         Index(None, "tenant_id", "company_name", "id"),
         Index(None, "tenant_id", "company_id"),
         Index(None, "tenant_id", "owner_id"),
