@@ -3,9 +3,9 @@ trigger per inserted row.
 
 PostgreSQL checks a foreign key with a trigger per inserted row, which runs a query that finds and locks the
 referenced row (``SELECT 1 ... FOR KEY SHARE``). For an imported contact with its e-mail address, phone number,
-company and tag that is about sixteen queries, nearly all of them for rows already checked (the tenant, the
-importing user, a company named a thousand times, the contact inserted a moment before): about 45% of what the
-server spends on an imported row (bench/README.md, "Import").
+company and tag that is thirteen queries, nearly all of them for rows already checked (the tenant, the
+importing user, a company named a thousand times, the contact inserted a moment before): more than half of what the
+server spends on an imported row (bench/README.md, "Import": 203 against 90 µs of server CPU per contact).
 
 Within :meth:`core.entities.bulk.BulkWriter.writing`, where the database role may set ``session_replication_role``
 (a superuser, or on PostgreSQL 15 and later a role granted ``SET ON PARAMETER session_replication_role``), the
