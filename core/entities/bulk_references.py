@@ -56,7 +56,8 @@ class Reference:
     @property
     def target_is_id(self) -> bool:
         """Whether ``target`` is its table's whole primary key: ids the import inserted there are known."""
-        return list(self.target.table.primary_key.columns) == [self.target]
+        primary = list(self.target.table.primary_key.columns)
+        return len(primary) == 1 and primary[0] is self.target
 
 
 class InsertedIds:
@@ -105,16 +106,16 @@ class ReferenceCheck:
 
     def copy(
         self, connection: Connection, table: Table, columns: Sequence[Column], values: list[tuple[Any, ...]],
-        copy: Callable[[], None],
+        run_copy: Callable[[], None],
     ) -> None:  # fmt: skip
-        """Run ``copy`` (a ``COPY`` of ``values`` into ``columns`` of ``table``) with triggers off where this check
-        stands in for them, then check the references of ``values``."""
+        """Run ``run_copy`` (a ``COPY`` of ``values`` into ``columns`` of ``table``) with triggers off where this
+        check stands in for them, then check the references of ``values``."""
         references = self._plan(connection, table, columns)
         if references is None:
-            copy()
+            run_copy()
             return
         connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        copy()
+        run_copy()
         # On an error the transaction is lost and its rollback undoes the setting too.
         connection.exec_driver_sql("SET LOCAL session_replication_role = origin")
         positions = {column.key: index for index, column in enumerate(columns)}
