@@ -23,7 +23,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, func, inspect, select
+from sqlalchemy import Column, Connection, Table, event, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from core import db
@@ -132,13 +132,14 @@ class BulkWriter:
         was no faster at a million contacts, and the import's memory, with its checker's, stays under 300 MB).
         """
         if not behind:
-            with cached_grants(), self._sqlite_cache(), self._checking_references():
+            with cached_grants(), self._sqlite_cache(), self._checking_references(), self._watching_flushes():
                 yield
             return
         with (
             cached_grants(),
             self._sqlite_cache(),
             self._checking_references(),
+            self._watching_flushes(),
             write_behind(db.session.connection()),
             self._reading_aside(),
         ):
@@ -174,6 +175,23 @@ class BulkWriter:
         finally:
             self._reader.close()
             self._reader = None
+
+    @contextmanager
+    def _watching_flushes(self) -> Iterator[None]:
+        """SQLite: the ids this writer gives are known only while nothing else inserts into the table. An import
+        that also updates records creates some through the ORM (a company named by an updated contact), which takes
+        the next id: after such a flush the next bulk insert into that table learns its ids afresh."""
+        session = db.session._get_current_object()  # type: ignore[attr-defined]
+
+        def forget_ids(session: Any, _context: Any) -> None:
+            for model in [m for m in self._next_id if any(isinstance(obj, m) for obj in session.new)]:
+                del self._next_id[model]
+
+        event.listen(session, "after_flush", forget_ids)
+        try:
+            yield
+        finally:
+            event.remove(session, "after_flush", forget_ids)
 
     @staticmethod
     @contextmanager
@@ -311,12 +329,13 @@ class BulkWriter:
         return ids
 
     def _insert_sqlite(self, model: type, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows on SQLite in one ``executemany``, knowing their ids.
+        """Insert rows on SQLite in multi-row statements, knowing their ids.
 
         SQLite cannot return the ids of a multi-row INSERT in the order of its rows, so SQLAlchemy would insert
         them one statement per row. But SQLite gives a new row the largest rowid plus one, and this transaction
         holds SQLite's single write lock from its first insert until it ends: once one row of a table has been
-        inserted the usual way, the ids of all further rows of that table are known and given explicitly.
+        inserted the usual way, the ids of all further rows of that table are known and given explicitly, until
+        the session flushes a new record of the table itself (see :meth:`_watching_flushes`).
         """
         ids: list[int] = []
         table = model.__table__  # type: ignore[attr-defined]

@@ -242,3 +242,29 @@ def test_bulk_child_rows_may_name_only_contacts_that_exist(app, tenant, admin, i
         db.session.rollback()
         assert db.session.scalar(select(func.count(Contact.id))) == 0
         assert db.session.scalar(select(func.count(ContactEmail.id))) == 0
+
+
+def test_updated_contacts_may_name_new_companies_between_batches_of_new_ones(
+    app, tenant, admin, create, tmp_path, in_tenant, monkeypatch
+):
+    """Updates go through the ORM (a new company named by an updated contact is created there), new contacts and
+    their companies in bulk: the bulk ids must not collide with the ones the ORM took between two batches."""
+    import core.entities.importing.engine as engine
+
+    monkeypatch.setattr(engine, "BATCH", 2)
+    create(tenant, "contacts", {"name": "王小明", "email": "ming@example.com"}, admin)
+    path = tmp_path / "mixed.csv"
+    rows = [
+        "Name,E-mail Address,Company",
+        "林美玲,meiling@example.com,甲公司",
+        "王小明,ming@example.com,乙公司",
+        "陳建宏,chen@example.com,丙公司",
+        "李大同,li@example.com,丁公司",
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    output = run_import(app, path, "--on-duplicate", "update", "--match", "email")
+    assert "error" not in output.lower(), output
+    with in_tenant(tenant):
+        names = {c.name: c.company_name for c in db.session.scalars(select(Contact))}
+        assert names == {"王小明": "乙公司", "林美玲": "甲公司", "陳建宏": "丙公司", "李大同": "丁公司"}
+        assert sorted(db.session.scalars(select(Company.name))) == ["丁公司", "丙公司", "乙公司", "甲公司"]
