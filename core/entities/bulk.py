@@ -131,19 +131,12 @@ class BulkWriter:
         contacts wrote 75 GB to the log and read 112 GB back. 32 MB keeps the indexes' inner pages in memory (64 MB
         was no faster at a million contacts, and the import's memory, with its checker's, stays under 300 MB).
         """
-        if not behind:
-            with cached_grants(), self._sqlite_cache(), self._checking_references(), self._watching_flushes():
+        with cached_grants(), self._sqlite_cache(), self._checking_references(), self._watching_flushes():
+            if not behind:
                 yield
-            return
-        with (
-            cached_grants(),
-            self._sqlite_cache(),
-            self._checking_references(),
-            self._watching_flushes(),
-            write_behind(db.session.connection()),
-            self._reading_aside(),
-        ):
-            yield
+                return
+            with write_behind(db.session.connection()), self._reading_aside():
+                yield
 
     def read_committed(self, statement: Any) -> list[Any]:
         """The rows of a query of data this import does not write (or whose writes the caller remembers itself),

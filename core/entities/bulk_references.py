@@ -56,8 +56,7 @@ class Reference:
     @property
     def target_is_id(self) -> bool:
         """Whether ``target`` is its table's whole primary key: ids the import inserted there are known."""
-        primary = list(self.target.table.primary_key.columns)
-        return len(primary) == 1 and primary[0] is self.target
+        return _id_column(self.target.table) is self.target
 
 
 class InsertedIds:
@@ -119,9 +118,9 @@ class ReferenceCheck:
         # On an error the transaction is lost and its rollback undoes the setting too.
         connection.exec_driver_sql("SET LOCAL session_replication_role = origin")
         positions = {column.key: index for index, column in enumerate(columns)}
-        primary = list(table.primary_key.columns)
-        if len(primary) == 1 and primary[0].key in positions:
-            at = positions[primary[0].key]
+        ident = _id_column(table)
+        if ident is not None and ident.key in positions:
+            at = positions[ident.key]
             self._inserted.setdefault(table.name, InsertedIds()).add(row[at] for row in values)
         for reference in references:
             at = positions.get(reference.column.key)
@@ -164,6 +163,12 @@ class ReferenceCheck:
         if any(ref.column.key not in given and ref.column.server_default is not None for ref in references):
             return None  # a key the database fills in: only the trigger sees it
         return references
+
+
+def _id_column(table: Table) -> Column | None:
+    """The table's primary key when it is a single column."""
+    primary = list(table.primary_key.columns)
+    return primary[0] if len(primary) == 1 else None
 
 
 def _references(connection: Connection, table: Table) -> list[Reference] | None:

@@ -77,7 +77,11 @@ class Checker:
         # The child's garbage collector would write to every object it inherited, copying the pages they share
         # with this process (about 40 MB at a million rows): frozen objects are never visited.
         gc.freeze()
-        self._process.start()
+        try:
+            self._process.start()
+        except BaseException:
+            gc.unfreeze()  # no checker: __exit__ will not run
+            raise
         sender.close()  # the child's end: the pipe reports EOF if the child dies
         self._receiver = receiver
         return self
